@@ -1,0 +1,119 @@
+--- Error values returned as the second result of every failing call.
+-- An error is a table with `kind`, `status`, `code`, `message` (and, where it
+-- applies, `which` for timeouts, `retry_after` for 429) whose `tostring` reads
+-- well in a log.
+-- @module dify.errors
+local json = require("dify.json")
+
+local errors = {}
+
+local Error = {}
+Error.__index = Error
+Error.__name = "dify.error"
+
+function Error.__tostring(e)
+  local where = e.status and (" (HTTP " .. tostring(e.status) .. ")") or ""
+  local code = e.code and (" [" .. tostring(e.code) .. "]") or ""
+  return ("dify %s error%s%s: %s"):format(e.kind, where, code, tostring(e.message))
+end
+
+--- Kinds an error can have.
+errors.kinds = {
+  api = true, -- Dify answered with its own error body or an `error` event
+  http = true, -- a non-2xx answer that is not Dify's (a proxy's HTML page)
+  network = true, timeout = true, tls = true,
+  decode = true, -- a body or event that is not the JSON it should be
+  protocol = true, -- the server broke the protocol (limits, missing terminal event)
+  io = true, -- a local file could not be written
+}
+
+--- Makes an error value.
+-- @tparam table fields kind, message and optional status, code, which, retry_after
+-- @treturn table the error
+function errors.new(fields)
+  assert(errors.kinds[fields.kind], "unknown error kind")
+  return setmetatable(fields, Error)
+end
+
+--- True when v is an error made by this module.
+function errors.is(v)
+  return getmetatable(v) == Error
+end
+
+local function redact(text, secret)
+  if type(text) ~= "string" or not secret or secret == "" then return text end
+  local from = 1
+  local out = {}
+  while true do
+    local s, e = text:find(secret, from, true)
+    if not s then break end
+    out[#out + 1] = text:sub(from, s - 1) .. "****"
+    from = e + 1
+  end
+  out[#out + 1] = text:sub(from)
+  return table.concat(out)
+end
+
+--- Replaces every occurrence of a secret in an error's text fields.
+function errors.redact(err, secret)
+  err.message = redact(err.message, secret)
+  err.code = redact(err.code, secret)
+  return err
+end
+
+local transport_kinds = { memory = "network", callback = "network" }
+
+--- An error from the C core's transport (no HTTP answer, or a broken one).
+function errors.transport(kind, message, which, request_sent)
+  return errors.new{
+    kind = transport_kinds[kind] or kind,
+    message = message,
+    which = which,
+    request_sent = request_sent or nil,
+  }
+end
+
+-- HTML error pages are long; keep a short, tag-free excerpt.
+local function excerpt(body)
+  local text = body:gsub("<script.-</script>", " "):gsub("<style.-</style>", " ")
+  text = text:gsub("<[^>]*>", " "):gsub("&nbsp;", " "):gsub("%s+", " ")
+  text = text:gsub("^ ", ""):gsub(" $", "")
+  if #text > 200 then text = text:sub(1, 200) .. "..." end
+  if text == "" then return "empty body" end
+  return text
+end
+
+local function retry_after_seconds(value)
+  if not value then return nil end
+  local seconds = tonumber(value)
+  if seconds then return seconds end
+  return nil -- an HTTP date: left for the retry policy, which knows the clock
+end
+
+--- An error for a non-2xx HTTP answer.
+-- @tparam number status the HTTP status
+-- @tparam table headers response headers, lower-case names
+-- @tparam string body the response body
+function errors.from_response(status, headers, body)
+  local decoded = json.decode(body)
+  local retry_after = headers and headers["retry-after"]
+  if type(decoded) == "table" and (decoded.code or decoded.message) then
+    return errors.new{
+      kind = "api",
+      status = status,
+      code = decoded.code ~= json.null and decoded.code or nil,
+      message = decoded.message ~= json.null and tostring(decoded.message) or "",
+      retry_after = retry_after_seconds(retry_after),
+      retry_after_raw = retry_after,
+    }
+  end
+  return errors.new{
+    kind = "http",
+    status = status,
+    message = excerpt(body or ""),
+    retry_after = retry_after_seconds(retry_after),
+    retry_after_raw = retry_after,
+  }
+end
+
+return errors

@@ -1,0 +1,112 @@
+--- Misbehaviour on demand, driven by the request header
+--   X-Mock-Fault: name[:arg], name[:arg], ...
+-- Faults only ever apply to the request that carries the header.
+--
+--   split1               body bytes one per write (one per chunk when chunked)
+--   crlf | cr            SSE lines end in CRLF / CR only
+--   ping:N               N `event: ping` frames before the first event
+--   comment              a `: keep-alive` comment line before each frame
+--   bom                  a UTF-8 BOM before the first byte of the stream
+--   stall:S              after the first event, nothing for S seconds (for whole
+--                        responses: wait S seconds before answering)
+--   drip:MS              MS milliseconds between frames / chunks
+--   close_mid            after the first event, half of the next frame, then hang up
+--   no_terminal          leave out the terminal event, end the body cleanly
+--   error_event          after the first message event, an `error` event, end
+--   bad_json             one extra frame `data: {not json` after the first event
+--   status:CODE[:code]   answer CODE with a Dify error body
+--   html:CODE            answer CODE with an HTML page (proxy error)
+--   retry_after:N        add `Retry-After: N` (implies status 429 if none given)
+--   big:N                the answer is N bytes (one message event when streaming)
+
+local http = require("dify.mock.http")
+local json = require("dify.mock.json")
+local util = require("dify.mock.util")
+
+local faults = {}
+
+local NUMERIC = { ping = true, stall = true, drip = true, big = true, html = true }
+local FLAGS = {
+  split1 = true, crlf = true, cr = true, comment = true, bom = true,
+  close_mid = true, no_terminal = true, error_event = true, bad_json = true,
+}
+local DEFAULTS = { ping = 1, stall = 1, drip = 50, html = 502 }
+
+--- Parses the header value into a table of faults (empty when absent).
+function faults.parse(header)
+  local active = {}
+  for item in (header or ""):gmatch("[^,]+") do
+    item = item:match("^%s*(.-)%s*$")
+    local name, arg = item:match("^([%w_]+):?(.*)$")
+    if not name then
+      goto continue
+    end
+    name = name:lower()
+    if FLAGS[name] then
+      active[name] = true
+    elseif NUMERIC[name] then
+      active[name] = tonumber(arg) or DEFAULTS[name]
+    elseif name == "status" then
+      local code, dify_code = arg:match("^(%d%d%d):?(.*)$")
+      active.status = tonumber(code) or 500
+      active.status_code = dify_code ~= "" and dify_code or nil
+    elseif name == "retry_after" then
+      active.retry_after = arg ~= "" and arg or "1"
+    end
+    ::continue::
+  end
+  return active
+end
+
+--- True when the faults replace the answer with an error page/body.
+function faults.replaces_answer(active)
+  return active.status ~= nil or active.html ~= nil or active.retry_after ~= nil
+end
+
+local DIFY_CODES = {
+  [400] = "invalid_param", [401] = "unauthorized", [403] = "forbidden",
+  [404] = "not_found", [413] = "file_too_large", [415] = "unsupported_file_type",
+  [429] = "too_many_requests", [500] = "internal_server_error",
+  [502] = "bad_gateway", [503] = "service_unavailable", [504] = "gateway_timeout",
+}
+
+local MESSAGES = {
+  [400] = "Invalid parameter (simulated).",
+  [401] = "Access token is invalid",
+  [403] = "Forbidden (simulated).",
+  [404] = "The requested URL was not found on the server (simulated).",
+  [429] = "Too many requests, please try again later (simulated).",
+  [500] = "Internal Server Error (simulated).",
+  [503] = "Service Unavailable (simulated).",
+}
+
+local function html_page(status)
+  local title = ("%d %s"):format(status, http.REASONS[status] or "Error")
+  -- padded well past any "short excerpt" a client would keep
+  local filler = ("<!-- a padding comment to make the page long -->\n"):rep(60)
+  return table.concat({
+    "<!DOCTYPE html>\n<html>\n<head><title>", title, "</title></head>\n",
+    "<body>\n<center><h1>", title, "</h1></center>\n<hr><center>nginx</center>\n",
+    filler, "</body>\n</html>\n",
+  })
+end
+
+--- Sends the error answer the faults ask for (see replaces_answer).
+function faults.respond(res, active)
+  local status = active.html or active.status or 429
+  local headers = {}
+  if active.retry_after and status == 429 then
+    headers[#headers + 1] = { "Retry-After", active.retry_after }
+  end
+  if active.html then
+    headers[#headers + 1] = { "Content-Type", "text/html; charset=utf-8" }
+    res:send(status, headers, html_page(status))
+    return
+  end
+  local code = active.status_code or DIFY_CODES[status] or ("http_" .. status)
+  local message = MESSAGES[status] or ("Simulated HTTP %d."):format(status)
+  headers[#headers + 1] = { "Content-Type", "application/json" }
+  res:send(status, headers, json.encode(util.error_body(status, code, message)))
+end
+
+return faults

@@ -1,0 +1,298 @@
+--- App routes besides chatting: audio, files, app information, annotations.
+
+local json = require("dify.mock.json")
+local stream = require("dify.mock.stream")
+local util = require("dify.mock.util")
+
+local fail = util.fail
+
+local app = {}
+
+local function file_parts(ctx)
+  local found = {}
+  for _, part in ipairs(ctx.parts or {}) do
+    if part.name == "file" then
+      found[#found + 1] = part
+    end
+  end
+  return found
+end
+
+---------------------------------------------------------------------------
+-- Audio
+---------------------------------------------------------------------------
+
+-- POST /audio-to-text (multipart: file, user)
+local function audio_to_text(ctx)
+  local part = file_parts(ctx)[1]
+  if not part then
+    fail(400, "no_audio_uploaded", "Please upload your audio.")
+  end
+  return 200, json.object({
+    text = ("transcribed %s (%d bytes)"):format(part.filename or "", part.size),
+  })
+end
+
+-- POST /text-to-audio: deterministic "MP3" bytes, #text * 100 long (1000 for
+-- a message_id alone), streamed in four chunks.
+local function text_to_audio(ctx)
+  local text = util.string_field(ctx.body, "text", false)
+  local message_id = util.string_field(ctx.body, "message_id", false)
+  util.string_field(ctx.body, "voice", false)
+  local size
+  if text and text ~= "" then
+    size = #text * 100
+  elseif message_id and message_id ~= "" then
+    ctx.state:message_of(ctx.user, message_id)
+    size = 1000
+  else
+    fail(400, "invalid_param", "text or message_id is required")
+  end
+  local audio = util.fake_audio(size)
+  local piece_size = math.max(1, -(-size // 4)) -- ceiling division
+  local pieces = {}
+  for start = 1, size, piece_size do
+    pieces[#pieces + 1] = audio:sub(start, start + piece_size - 1)
+  end
+  stream.binary(ctx.res, "audio/mpeg", pieces, ctx.faults)
+end
+
+---------------------------------------------------------------------------
+-- Files
+---------------------------------------------------------------------------
+
+local function file_view(file)
+  return json.object({
+    id = file.id, name = file.name, size = file.size, extension = file.extension,
+    mime_type = file.mime_type, created_by = file.created_by, created_at = file.created_at,
+  })
+end
+
+-- POST /files/upload (multipart: file, user) -> 201
+local function upload_file(ctx)
+  local parts = file_parts(ctx)
+  if #parts == 0 then
+    fail(400, "no_file_uploaded", "Please upload your file.")
+  elseif #parts > 1 then
+    fail(400, "too_many_files", "Only one file is allowed.")
+  end
+  local part = parts[1]
+  local name = part.filename
+  if not name or name == "" then
+    fail(400, "filename_not_exists_error", "The specified filename does not exist.")
+  end
+  local file = {
+    id = util.uuid(),
+    name = name,
+    size = part.size,
+    extension = (name:match("%.([^./]+)$") or ""):lower(),
+    mime_type = part.content_type or "application/octet-stream",
+    created_by = ctx.state:end_user_id(ctx.user),
+    created_at = util.now(),
+    data = part.data,
+  }
+  ctx.state.files[file.id] = file
+  return 201, file_view(file)
+end
+
+local function attachment_disposition(name)
+  local quoted = name:gsub('[\\"]', "\\%0"):gsub("[\r\n]", "_")
+  local value = ('attachment; filename="%s"'):format(quoted)
+  if name:find("[\128-\255]") then -- RFC 6266: add the exact UTF-8 name
+    local encoded = name:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)
+    value = value .. "; filename*=UTF-8''" .. encoded
+  end
+  return value
+end
+
+-- GET /files/{file_id}/preview?as_attachment=&user=
+local function preview_file(ctx)
+  local file = ctx.state.files[ctx.params.file_id]
+  if not file then
+    fail(404, "not_found", "File not found.")
+  end
+  local headers = { { "Content-Type", file.mime_type } }
+  local as_attachment = util.first(ctx.args.as_attachment)
+  if as_attachment == "true" or as_attachment == "1" then
+    headers[#headers + 1] = { "Content-Disposition", attachment_disposition(file.name) }
+  end
+  ctx.res:send(200, headers, file.data)
+end
+
+---------------------------------------------------------------------------
+-- App information
+---------------------------------------------------------------------------
+
+local PARAMETERS = json.object({
+  opening_statement = "Hello! I am the dify-mock app.",
+  suggested_questions = json.array({ "What can you do?", "Say something" }),
+  suggested_questions_after_answer = json.object({ enabled = true }),
+  speech_to_text = json.object({ enabled = true }),
+  text_to_speech = json.object({ enabled = true, voice = "alloy", language = "en-US", autoPlay = "disabled" }),
+  retriever_resource = json.object({ enabled = true }),
+  annotation_reply = json.object({ enabled = false }),
+  more_like_this = json.object({ enabled = false }),
+  user_input_form = json.array({
+    json.object({ ["text-input"] = json.object({
+      label = "Name", variable = "name", required = false, max_length = 48, default = "" }) }),
+    json.object({ paragraph = json.object({
+      label = "Context", variable = "context", required = false, max_length = 2000, default = "" }) }),
+    json.object({ select = json.object({
+      label = "Tone", variable = "tone", required = false, default = "neutral",
+      options = json.array({ "neutral", "friendly", "formal" }) }) }),
+    json.object({ number = json.object({
+      label = "Count", variable = "count", required = false, default = "" }) }),
+  }),
+  sensitive_word_avoidance = json.object({ enabled = false, type = "", configs = json.array() }),
+  file_upload = json.object({
+    image = json.object({ enabled = true, number_limits = 3, detail = "high",
+      transfer_methods = json.array({ "remote_url", "local_file" }) }),
+  }),
+  system_parameters = json.object({
+    file_size_limit = 15,
+    image_file_size_limit = 10,
+    audio_file_size_limit = 50,
+    video_file_size_limit = 100,
+    workflow_file_upload_limit = 10,
+  }),
+})
+
+local INFO = json.object({
+  name = "dify-mock",
+  description = "A fake Dify app for tests",
+  tags = json.array({ "mock" }),
+  mode = "advanced-chat",
+  author_name = "lua-dify",
+})
+
+local META = json.object({
+  tool_icons = json.object({
+    dalle2 = "https://cloud.dify.ai/console/api/workspaces/current/tool-provider/builtin/dalle/icon",
+    api_tool = json.object({ background = "#252525", content = "😁" }),
+  }),
+})
+
+local SITE = json.object({
+  title = "dify-mock",
+  chat_color_theme = "#4F46E5",
+  chat_color_theme_inverted = false,
+  icon_type = "emoji",
+  icon = "🤖",
+  icon_background = "#FFEAD5",
+  icon_url = json.null,
+  description = "A fake Dify app for tests",
+  copyright = json.null,
+  privacy_policy = json.null,
+  custom_disclaimer = "",
+  default_language = "en-US",
+  show_workflow_steps = true,
+  use_icon_as_answer_icon = false,
+})
+
+local function constant(body)
+  return function()
+    return 200, body
+  end
+end
+
+---------------------------------------------------------------------------
+-- Annotations
+---------------------------------------------------------------------------
+
+-- GET /apps/annotations?page=&limit=&keyword=  (newest first)
+local function list_annotations(ctx)
+  local page = util.int_arg(ctx.args, "page", 1, 1, math.maxinteger)
+  local limit = util.int_arg(ctx.args, "limit", 20, 1, 100)
+  local keyword = (util.first(ctx.args.keyword) or ""):lower()
+  local matching = {}
+  local all = ctx.state.annotation_list
+  for i = #all, 1, -1 do
+    local annotation = all[i]
+    if keyword == "" or annotation.question:lower():find(keyword, 1, true)
+      or annotation.answer:lower():find(keyword, 1, true) then
+      matching[#matching + 1] = annotation
+    end
+  end
+  local data, has_more = util.page(matching, page, limit)
+  return 200, json.object({ data = data, has_more = has_more, limit = limit, total = #matching, page = page })
+end
+
+local function question_and_answer(ctx)
+  return util.string_field(ctx.body, "question", true), util.string_field(ctx.body, "answer", true)
+end
+
+-- POST /apps/annotations -> 201 (older servers answered 200)
+local function create_annotation(ctx)
+  local question, answer = question_and_answer(ctx)
+  return 201, ctx.state:create_annotation(question, answer)
+end
+
+local function annotation_of(ctx)
+  local annotation = ctx.state.annotations[ctx.params.annotation_id]
+  if not annotation then
+    fail(404, "not_found", "Annotation not found.")
+  end
+  return annotation
+end
+
+-- PUT /apps/annotations/{annotation_id}
+local function update_annotation(ctx)
+  local annotation = annotation_of(ctx)
+  annotation.question, annotation.answer = question_and_answer(ctx)
+  return 200, annotation
+end
+
+-- DELETE /apps/annotations/{annotation_id}
+local function delete_annotation(ctx)
+  ctx.state:delete_annotation(annotation_of(ctx))
+  return 204
+end
+
+local REPLY_ACTIONS = { enable = true, disable = true }
+
+-- POST /apps/annotation-reply/{action}: the job is done at once.
+local function annotation_reply(ctx)
+  local action = ctx.params.action
+  if not REPLY_ACTIONS[action] then
+    fail(400, "invalid_param", "action must be enable or disable")
+  end
+  if action == "enable" then
+    util.string_field(ctx.body, "embedding_provider_name", true)
+    util.string_field(ctx.body, "embedding_model_name", true)
+    if type(ctx.body.score_threshold) ~= "number" then
+      fail(400, "invalid_param", "score_threshold must be a number")
+    end
+  end
+  local job_id = util.uuid()
+  ctx.state.annotation_jobs[job_id] = { action = action, status = "completed" }
+  return 200, json.object({ job_id = job_id, job_status = "waiting" })
+end
+
+-- GET /apps/annotation-reply/{action}/status/{job_id}
+local function annotation_reply_status(ctx)
+  local job = ctx.state.annotation_jobs[ctx.params.job_id]
+  if not job or job.action ~= ctx.params.action then
+    fail(400, "invalid_param", "The job does not exist.")
+  end
+  return 200, json.object({ job_id = ctx.params.job_id, job_status = job.status, error_msg = "" })
+end
+
+function app.register(router)
+  local user = { user = true }
+  router:add("POST", "/audio-to-text", audio_to_text, user)
+  router:add("POST", "/text-to-audio", text_to_audio, user)
+  router:add("POST", "/files/upload", upload_file, user)
+  router:add("GET", "/files/:file_id/preview", preview_file)
+  router:add("GET", "/parameters", constant(PARAMETERS))
+  router:add("GET", "/info", constant(INFO))
+  router:add("GET", "/meta", constant(META))
+  router:add("GET", "/site", constant(SITE))
+  router:add("GET", "/apps/annotations", list_annotations)
+  router:add("POST", "/apps/annotations", create_annotation)
+  router:add("PUT", "/apps/annotations/:annotation_id", update_annotation)
+  router:add("DELETE", "/apps/annotations/:annotation_id", delete_annotation)
+  router:add("POST", "/apps/annotation-reply/:action", annotation_reply)
+  router:add("GET", "/apps/annotation-reply/:action/status/:job_id", annotation_reply_status)
+end
+
+return app

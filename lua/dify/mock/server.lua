@@ -1,0 +1,334 @@
+--- The fake Dify server: request recording, control routes, faults, auth,
+-- body decoding and dispatch to the Dify routes.
+
+local faults = require("dify.mock.faults")
+local http = require("dify.mock.http")
+local json = require("dify.mock.json")
+local loop = require("dify.mock.loop")
+local multipart = require("dify.mock.multipart")
+local router = require("dify.mock.router")
+local routes = require("dify.mock.routes")
+local State = require("dify.mock.state")
+local util = require("dify.mock.util")
+
+local fail = util.fail
+
+local Server = {}
+Server.__index = Server
+
+--- The Dify version the mock claims to be.
+Server.VERSION = "1.9.0"
+
+local function send_json(res, status, value, extra_headers)
+  if status == 204 then
+    res:send(204, extra_headers or {}, "")
+    return
+  end
+  local headers = { { "Content-Type", "application/json" } }
+  for _, header in ipairs(extra_headers or {}) do
+    headers[#headers + 1] = header
+  end
+  res:send(status, headers, json.encode(value))
+end
+
+local function send_error(res, status, code, message)
+  send_json(res, status, util.error_body(status, code, message))
+end
+
+---------------------------------------------------------------------------
+-- Request decoding and recording
+---------------------------------------------------------------------------
+
+local function form_decode(s)
+  s = s:gsub("%+", " ")
+  return (s:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end))
+end
+
+--- Decodes a query string.  A repeated key becomes a list of its values.
+local function decode_query(query)
+  local args = json.object()
+  for pair in query:gmatch("[^&]+") do
+    local key, value = pair:match("^([^=]*)=?(.*)$")
+    key, value = form_decode(key), form_decode(value)
+    local existing = args[key]
+    if existing == nil then
+      args[key] = value
+    elseif json.is_array(existing) then
+      existing[#existing + 1] = value
+    else
+      args[key] = json.array({ existing, value })
+    end
+  end
+  return args
+end
+
+-- Adds args, json (or json_error) and parts (or multipart_error) to a request.
+local function decode_request(req)
+  req.args = decode_query(req.query)
+  local content_type = req.headers["content-type"] or ""
+  if content_type:lower():find("json", 1, true) and req.body ~= "" then
+    req.json, req.json_error = json.decode(req.body)
+  end
+  local boundary = multipart.boundary(content_type)
+  if boundary then
+    req.parts, req.multipart_error = multipart.parse(req.body, boundary)
+  end
+end
+
+local function record_of(req, seq)
+  local headers = json.object()
+  for name, value in pairs(req.headers) do
+    headers[name] = value
+  end
+  local record = json.object({
+    seq = seq,
+    method = req.method,
+    path = req.path,
+    query = req.query,
+    args = req.args,
+    headers = headers,
+    body = req.body,
+    json = req.json,
+  })
+  if req.parts then
+    record.parts = json.array()
+    for i, part in ipairs(req.parts) do
+      record.parts[i] = json.object({
+        name = part.name, filename = part.filename, content_type = part.content_type,
+        size = part.size, data = part.data,
+      })
+    end
+  end
+  return record
+end
+
+---------------------------------------------------------------------------
+-- Dify routes
+---------------------------------------------------------------------------
+
+-- Knowledge routes take a dataset key, everything else an app key.
+local function key_prefix_for(api_path)
+  if api_path:find("^/datasets") or api_path:find("^/workspaces") then
+    return "dataset-"
+  end
+  return "app-"
+end
+
+local function check_auth(req, api_path)
+  local key = (req.headers["authorization"] or ""):match("^[Bb]earer%s+(%S+)%s*$")
+  local prefix = key_prefix_for(api_path)
+  if not key or key == "app-bad" or key == "dataset-bad" or key:sub(1, #prefix) ~= prefix then
+    fail(401, "unauthorized", "Access token is invalid")
+  end
+end
+
+-- The JSON body (an object), and the form fields of a multipart body.
+local function body_and_form(req)
+  local form = {}
+  if req.multipart_error then
+    fail(400, "invalid_param", "Malformed multipart body: " .. req.multipart_error)
+  elseif req.parts then
+    for _, part in ipairs(req.parts) do
+      if not part.filename and part.name then
+        form[part.name] = part.data
+      end
+    end
+    return json.object(), form
+  elseif req.json_error then
+    fail(400, "invalid_param", "Failed to decode JSON object: " .. req.json_error)
+  elseif req.json ~= nil then
+    if not json.is_object(req.json) or json.is_array(req.json) then
+      fail(400, "invalid_param", "The request body must be a JSON object.")
+    end
+    return req.json, form
+  elseif req.body ~= "" and req.method ~= "GET" then
+    -- what Flask answers when get_json() meets another Content-Type
+    fail(415, "unsupported_media_type",
+      "Did not attempt to load JSON data because the request Content-Type was not 'application/json'.")
+  end
+  return json.object(), form
+end
+
+-- `user`: query string for GET, form field for multipart, JSON body otherwise.
+local function user_of(req, body, form)
+  if req.method == "GET" then
+    return util.first(req.args.user)
+  elseif req.parts then
+    return form.user
+  end
+  return body.user
+end
+
+function Server:dispatch(route, params, req, res, active, api_path)
+  check_auth(req, api_path)
+  local body, form = body_and_form(req)
+  local user = user_of(req, body, form)
+  if user == json.null then
+    user = nil
+  end
+  if route.options.user and (type(user) ~= "string" or user == "") then
+    fail(400, "invalid_param", "user is required")
+  end
+  local ctx = {
+    req = req, res = res, state = self.state, faults = active, params = params,
+    args = req.args, body = body, form = form, parts = req.parts,
+    user = type(user) == "string" and user or nil,
+  }
+  local status, payload, headers = route.handler(ctx)
+  if status then
+    send_json(res, status, payload, headers)
+  end
+end
+
+function Server:serve_api(req, res, active)
+  if req.path == "/" then -- the health/version probe on the server root
+    if req.method ~= "GET" and req.method ~= "HEAD" then
+      return send_error(res, 405, "method_not_allowed", "The method is not allowed for the requested URL.")
+    end
+    return send_json(res, 200, json.object({ version = Server.VERSION }), { { "X-Version", Server.VERSION } })
+  end
+  local api_path = req.path:match("^/v1(/.*)$")
+  if not api_path then
+    return send_error(res, 404, "not_found", "The requested URL was not found on the server.")
+  end
+  local route, params = self.router:match(req.method, api_path)
+  if not route then
+    if params then
+      return send_error(res, 405, "method_not_allowed", "The method is not allowed for the requested URL.")
+    end
+    return send_error(res, 404, "not_found", "The requested URL was not found on the server.")
+  end
+  local ok, err = pcall(self.dispatch, self, route, params, req, res, active, api_path)
+  if not ok then
+    if util.is_api_error(err) and not res.headers_sent then
+      return send_error(res, err.status, err.code, err.message)
+    end
+    error(err, 0)
+  end
+end
+
+---------------------------------------------------------------------------
+-- Control routes (/__mock/...): not recorded, no auth, no faults
+---------------------------------------------------------------------------
+
+function Server:control(req, res)
+  local name = req.path:match("^/__mock/([%w_]+)/?$")
+  local action = req.method .. " " .. tostring(name)
+  if action == "GET requests" then
+    send_json(res, 200, json.array(self.requests))
+  elseif action == "POST reset" then
+    self.requests = {}
+    self.state:reset()
+    send_json(res, 200, json.object({ result = "success" }))
+  elseif action == "POST shutdown" then
+    res.keep_alive = false
+    send_json(res, 200, json.object({ result = "success" }))
+    self.loop:stop()
+  elseif action == "GET connections" then
+    send_json(res, 200, json.object({ accepted = self.listener.accepted }))
+  elseif action == "GET state" then
+    send_json(res, 200, self:summary())
+  elseif action == "POST seed" then
+    local options = json.decode(req.body ~= "" and req.body or "{}")
+    if not json.is_object(options) then
+      return send_error(res, 400, "invalid_param", "seed takes a JSON object")
+    end
+    local count = math.tointeger(options.count) or 1
+    local ok, result = pcall(self.state.seed, self.state, options.kind, count, options)
+    if not ok then
+      if not util.is_api_error(result) then
+        error(result, 0)
+      end
+      return send_error(res, result.status, result.code, result.message)
+    end
+    send_json(res, 200, result)
+  else
+    send_error(res, 404, "not_found", "Unknown control route " .. req.method .. " " .. req.path)
+  end
+end
+
+--- Counts of what the state holds, and the stop calls seen (GET /__mock/state).
+function Server:summary()
+  local state = self.state
+  local function count(t)
+    local n = 0
+    for _ in pairs(t) do
+      n = n + 1
+    end
+    return n
+  end
+  local running = json.array()
+  for id, task in pairs(state.tasks) do
+    if task.streaming then
+      running[#running + 1] = id
+    end
+  end
+  return json.object({
+    conversations = #state.conversation_list,
+    messages = count(state.messages),
+    feedbacks = #state.feedbacks,
+    annotations = #state.annotation_list,
+    files = count(state.files),
+    workflow_runs = #state.workflow_run_list,
+    datasets = #state.dataset_list,
+    streaming_tasks = running,
+    stops = json.array(state.stops),
+  })
+end
+
+---------------------------------------------------------------------------
+-- Life cycle
+---------------------------------------------------------------------------
+
+--- Called for every request (inside its connection's task).
+function Server:handle(req, res)
+  if req.path:find("^/__mock/") then
+    return self:control(req, res)
+  end
+  decode_request(req)
+  self.requests[#self.requests + 1] = record_of(req, #self.requests + 1)
+
+  local active = faults.parse(req.headers["x-mock-fault"])
+  res.split1 = active.split1
+  res.delay = active.stall -- for whole responses; streams stall after their first event
+  if faults.replaces_answer(active) then
+    return faults.respond(res, active)
+  end
+  self:serve_api(req, res, active)
+  if self.verbose then
+    io.stderr:write(("dify-mock: %s %s -> %s\n"):format(req.method, req.target, tostring(res.status)))
+  end
+end
+
+--- Creates a server; options: {verbose = bool}.
+function Server.new(options)
+  options = options or {}
+  local server = setmetatable({
+    loop = loop.new(),
+    state = State.new(),
+    router = router.new(),
+    requests = {},
+    verbose = options.verbose,
+  }, Server)
+  routes.register(server.router)
+  return server
+end
+
+--- Binds host:port (port 0 picks a free one).  Returns the port, or nil and an error.
+function Server:listen(host, port)
+  local listener, err = http.listen(self.loop, host, port, function(req, res)
+    return self:handle(req, res)
+  end)
+  if not listener then
+    return nil, err
+  end
+  self.listener = listener
+  return listener.port
+end
+
+--- Serves until POST /__mock/shutdown.
+function Server:run()
+  self.loop:run()
+end
+
+return Server

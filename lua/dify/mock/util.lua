@@ -1,0 +1,235 @@
+--- Helpers shared by the route modules: ids, times, Dify errors, query
+-- arguments, pagination and deterministic fake content.
+
+local json = require("dify.mock.json")
+
+local util = {}
+
+---------------------------------------------------------------------------
+-- Ids and times
+---------------------------------------------------------------------------
+
+--- A random version-4 UUID, the shape of every Dify id.
+function util.uuid()
+  local r = math.random
+  return ("%08x-%04x-4%03x-%04x-%012x"):format(
+    r(0, 0xffffffff), r(0, 0xffff), r(0, 0xfff), 0x8000 | r(0, 0x3fff), r(0, 0xffffffffffff))
+end
+
+--- Unix seconds, as Dify's timestamps.
+function util.now()
+  return os.time()
+end
+
+--- The ISO form some newer list routes use ("2025-04-24T09:24:38").
+function util.iso(t)
+  return os.date("!%Y-%m-%dT%H:%M:%S", t)
+end
+
+---------------------------------------------------------------------------
+-- Errors: handlers raise them, the server turns them into Dify's error body
+---------------------------------------------------------------------------
+
+local ApiError = {}
+
+--- Aborts the current handler with a Dify error `{code, message, status}`.
+function util.fail(status, code, message)
+  error(setmetatable({ status = status, code = code, message = message }, ApiError), 0)
+end
+
+function util.is_api_error(value)
+  return getmetatable(value) == ApiError
+end
+
+function util.error_body(status, code, message)
+  return json.object({ code = code, message = message, status = status })
+end
+
+---------------------------------------------------------------------------
+-- Request values
+---------------------------------------------------------------------------
+
+--- A query argument may repeat (then it is a list); most routes want the first.
+function util.first(value)
+  if type(value) == "table" then
+    return value[1]
+  end
+  return value
+end
+
+--- An integer query argument within [min, max], or `default` when absent.
+function util.int_arg(args, name, default, min, max)
+  local raw = util.first(args[name])
+  if raw == nil or raw == "" then
+    return default
+  end
+  local n = math.tointeger(tonumber(raw))
+  if not n or n < min or n > max then
+    util.fail(400, "invalid_param", ("%s must be an integer between %d and %d"):format(name, min, max))
+  end
+  return n
+end
+
+--- A string field of the JSON body; `required` makes a missing one a 400.
+function util.string_field(body, name, required)
+  local value = body[name]
+  if value == nil or value == json.null then
+    if required then
+      util.fail(400, "invalid_param", name .. " is required")
+    end
+    return nil
+  end
+  if type(value) ~= "string" then
+    util.fail(400, "invalid_param", name .. " must be a string")
+  end
+  return value
+end
+
+--- The `inputs` object of a body (Dify rejects anything but a JSON object).
+function util.inputs(body, required)
+  local inputs = body.inputs
+  if inputs == nil or inputs == json.null then
+    if required then
+      util.fail(400, "invalid_param", "inputs is required")
+    end
+    return json.object()
+  end
+  if type(inputs) ~= "table" or json.is_array(inputs) then
+    util.fail(400, "invalid_param", "inputs must be a JSON object")
+  end
+  return inputs
+end
+
+--- `response_mode`: "blocking" (the default) or "streaming".
+function util.response_mode(body)
+  local mode = body.response_mode
+  if mode == nil or mode == json.null then
+    return "blocking"
+  end
+  if mode ~= "blocking" and mode ~= "streaming" then
+    util.fail(400, "invalid_param", "response_mode must be blocking or streaming")
+  end
+  return mode
+end
+
+---------------------------------------------------------------------------
+-- Pagination
+---------------------------------------------------------------------------
+
+--- Page-numbered slice (page is 1-based). Returns the page and has_more.
+function util.page(items, page, limit)
+  local first = (page - 1) * limit + 1
+  local result = json.array()
+  for i = first, math.min(#items, first + limit - 1) do
+    result[#result + 1] = items[i]
+  end
+  return result, #items > page * limit
+end
+
+--- Cursor slice: the `limit` items after the one whose id is `cursor`
+-- (from the start when cursor is nil). Returns the page and has_more, or
+-- raises 404 `missing_code` when the cursor id is unknown.
+function util.after_cursor(items, cursor, limit, missing_code, missing_message)
+  local first = 1
+  if cursor and cursor ~= "" then
+    first = nil
+    for i, item in ipairs(items) do
+      if item.id == cursor then
+        first = i + 1
+        break
+      end
+    end
+    if not first then
+      util.fail(404, missing_code, missing_message)
+    end
+  end
+  local result = json.array()
+  for i = first, math.min(#items, first + limit - 1) do
+    result[#result + 1] = items[i]
+  end
+  return result, #items >= first + limit
+end
+
+--- Removes `item` from the list `list` (compared by identity).
+function util.remove(list, item)
+  for i, candidate in ipairs(list) do
+    if candidate == item then
+      table.remove(list, i)
+      return
+    end
+  end
+end
+
+--- A shallow copy of `t` without the given keys (for hiding internal fields).
+function util.public(t, hidden)
+  local copy = json.object()
+  for k, v in pairs(t) do
+    if not hidden[k] then
+      copy[k] = v
+    end
+  end
+  return copy
+end
+
+---------------------------------------------------------------------------
+-- Deterministic content
+---------------------------------------------------------------------------
+
+--- Splits text into words that keep their trailing whitespace, so that the
+-- pieces concatenate back to the text (the deltas of a stream).
+function util.words(text)
+  local words = {}
+  local leading = text:match("^%s*")
+  for word in text:gmatch("%S+%s*") do
+    words[#words + 1] = word
+  end
+  if #words == 0 then
+    words[1] = text
+  elseif leading ~= "" then
+    words[1] = leading .. words[1]
+  end
+  return words
+end
+
+--- n bytes of printable filler without spaces (one "word"), for big answers.
+function util.filler(n)
+  local pattern = "0123456789abcdefghijklmnopqrstuvwxyz"
+  return pattern:rep(n // #pattern + 1):sub(1, n)
+end
+
+local BYTE_CYCLE
+--- Fake MP3 bytes: "ID3" and then, at 1-based position p, the byte (p - 1) % 256.
+function util.fake_audio(n)
+  if not BYTE_CYCLE then
+    local bytes = {}
+    for i = 0, 255 do
+      bytes[#bytes + 1] = string.char(i)
+    end
+    BYTE_CYCLE = table.concat(bytes)
+  end
+  local body = BYTE_CYCLE:rep(n // 256 + 1):sub(1, n)
+  return ("ID3"):sub(1, n) .. body:sub(4)
+end
+
+--- Token usage block of message_end / blocking answers, from text lengths.
+function util.usage(prompt, answer)
+  local prompt_tokens = #prompt // 4 + 1
+  local completion_tokens = #answer // 4 + 1
+  local total = prompt_tokens + completion_tokens
+  return json.object({
+    prompt_tokens = prompt_tokens,
+    prompt_unit_price = "0.001",
+    prompt_price_unit = "0.001",
+    prompt_price = ("%.7f"):format(prompt_tokens * 0.000001),
+    completion_tokens = completion_tokens,
+    completion_unit_price = "0.002",
+    completion_price_unit = "0.001",
+    completion_price = ("%.7f"):format(completion_tokens * 0.000002),
+    total_tokens = total,
+    total_price = ("%.7f"):format(prompt_tokens * 0.000001 + completion_tokens * 0.000002),
+    currency = "USD",
+    latency = 0.42,
+  })
+end
+
+return util

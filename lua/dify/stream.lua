@@ -1,0 +1,135 @@
+--- Event streams: what `*_stream` calls return.
+--
+--     for ev in assert(client:chat_stream{query = "hi"}) do
+--       io.write(ev.answer or "")
+--     end
+--
+-- A stream is its own iterator and, in Lua 5.4, its own to-be-closed value:
+-- leaving the loop by `break`, `return` or an error closes the connection at
+-- once (elsewhere, call `stream:close()` or let the collector do it).
+-- @classmod dify.stream
+local json = require("dify.json")
+local errors = require("dify.errors")
+
+local Stream = {}
+Stream.__index = Stream
+Stream.__name = "dify.stream"
+
+local ID_FIELDS = { "task_id", "message_id", "conversation_id", "workflow_run_id" }
+
+--- Wraps a core stream (used by the client).
+function Stream.new(client, core_stream, route)
+  return setmetatable({
+    _client = client,
+    _core = core_stream,
+    _route = route,
+    _terminal_seen = false,
+    _done = false,
+  }, Stream)
+end
+
+function Stream:_fail(err)
+  self:close()
+  self._error = err
+  error(err, 0)
+end
+
+function Stream:_decode(event_type, data)
+  local ev, why = json.decode(data)
+  if type(ev) ~= "table" then
+    self:_fail(errors.new{ kind = "decode", message = "event data is not a JSON object: " ..
+      tostring(why or data):sub(1, 120) })
+  end
+  if ev.event == nil then ev.event = event_type ~= "" and event_type or "message" end
+  return ev
+end
+
+--- Returns the next event table, or nil at the end; raises the error object
+-- when Dify sends an `error` event, the connection fails, or the stream ends
+-- before its terminal event.
+function Stream:next()
+  if self._error then error(self._error, 0) end
+  while not self._done do
+    local event_type, data, kind, which, sent = self._core:next()
+    if event_type == nil then
+      self._done = true
+      if data then self:_fail(errors.transport(data, kind, which, sent)) end
+      if not self._terminal_seen then
+        self:_fail(errors.new{ kind = "protocol",
+          message = "stream ended before its " .. self._route.terminal .. " event" })
+      end
+      return nil
+    end
+    -- Frames without data (Dify's `event: ping`) only keep the connection alive.
+    if data ~= nil then
+      local ev = self:_decode(event_type, data)
+      if ev.event ~= "ping" then
+        for _, field in ipairs(ID_FIELDS) do
+          if ev[field] ~= nil and ev[field] ~= json.null then self[field] = ev[field] end
+        end
+        if ev.event == "error" then
+          self:_fail(errors.new{
+            kind = "api",
+            status = tonumber(ev.status),
+            code = ev.code ~= json.null and ev.code or nil,
+            message = ev.message ~= json.null and tostring(ev.message or "error event") or "error event",
+          })
+        end
+        if ev.event == self._route.terminal then self._terminal_seen = true end
+        return ev
+      end
+    end
+  end
+  return nil
+end
+
+Stream.__call = Stream.next
+
+--- Reads to the end; returns the whole answer text and the terminal event,
+-- or nil and the error.
+function Stream:text()
+  local parts, last = {}, nil
+  local ok, err = pcall(function()
+    for ev in self.next, self do
+      if ev.event == "message" or ev.event == "agent_message" then
+        parts[#parts + 1] = ev.answer or ""
+      elseif ev.event == "message_replace" then
+        parts = { ev.answer or "" }
+      end
+      if ev.event == self._route.terminal then last = ev end
+    end
+  end)
+  if not ok then
+    if errors.is(err) then return nil, err end
+    error(err, 0)
+  end
+  return table.concat(parts), last
+end
+
+--- Closes the connection now. Safe to call more than once.
+function Stream:close()
+  self._done = true
+  if self._core then self._core:close() end
+end
+
+Stream.__close = Stream.close
+Stream.__gc = Stream.close
+
+--- Asks Dify to stop this run, then closes the stream.
+-- Returns Dify's answer, or nil and an error.
+function Stream:stop()
+  local task_id = self.task_id
+  if not task_id then
+    -- The task id comes with the first event.
+    local ok, ev = pcall(self.next, self)
+    if not ok then return nil, ev end
+    task_id = ev and self.task_id
+  end
+  self:close()
+  if not task_id then
+    return nil, errors.new{ kind = "protocol", message = "the stream never named its task_id" }
+  end
+  return self._client[self._route.stop](self._client, task_id)
+end
+
+return Stream

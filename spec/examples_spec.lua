@@ -1,0 +1,46 @@
+-- Every script in examples/ runs against the fake server and says what it did.
+local support = require("spec.support")
+
+local LUA = os.getenv("DIFY_LUA") or "lua5.4"
+
+local function run_example(srv, name, args)
+  local command = ("DIFY_BASE_URL=%q DIFY_API_KEY=app-example-key %s examples/%s %s 2>&1; echo \"exit:$?\"")
+    :format(srv.url, LUA, name, args or "")
+  local pipe = assert(io.popen(command))
+  local output = pipe:read("a")
+  pipe:close()
+  local status = tonumber(output:match("exit:(%d+)%s*$"))
+  return status, output
+end
+
+describe("examples", function()
+  local srv
+
+  setup(function() srv = support.start() end)
+  teardown(function() srv.stop() end)
+
+  local expectations = {
+    ["chat_stream.lua"] = { args = '"streams are fun"', says = "Echo: streams are fun" },
+    ["conversations.lua"] = { says = "deleted" },
+    ["files.lua"] = { says = "downloaded to" },
+    ["audio.lua"] = { says = "transcript: transcribed" },
+    ["annotations.lua"] = { says = "annotation reply: completed" },
+  }
+
+  for name, expected in pairs(expectations) do
+    it(name .. " runs", function()
+      local status, output = run_example(srv, name, expected.args)
+      assert.equal(0, status, output)
+      assert.matches(expected.says, output, 1, true)
+      assert.not_matches("app%-example%-key", output)
+    end)
+  end
+
+  it("covers every script in examples/", function()
+    local pipe = assert(io.popen("ls examples"))
+    for file in pipe:lines() do
+      if file:match("%.lua$") then assert.truthy(expectations[file], file .. " has no spec") end
+    end
+    pipe:close()
+  end)
+end)

@@ -1,0 +1,158 @@
+-- Uploads, previews and audio: multipart bodies streamed from paths, downloads to paths.
+local support = require("spec.support")
+
+describe("files and audio", function()
+  local srv, client
+
+  setup(function()
+    srv = support.start()
+    client = support.client(srv)
+  end)
+
+  teardown(function()
+    srv.stop()
+  end)
+
+  before_each(function()
+    srv.reset()
+  end)
+
+  describe("client:upload_file", function()
+    it("uploads a file from a path as multipart with the user", function()
+      local path = support.temp_file(("0123456789"):rep(1000))
+      finally(function() os.remove(path) end)
+      local file = assert(client:upload_file{ path = path, filename = "notes.txt" })
+      assert.is_string(file.id)
+      assert.equal(10000, file.size)
+      assert.equal("notes.txt", file.name)
+      local req = srv.last("/files/upload$")
+      assert.matches("^multipart/form%-data", req.headers["content-type"])
+      local parts = {}
+      for _, part in ipairs(req.parts) do parts[part.name] = part end
+      assert.equal("notes.txt", parts.file.filename)
+      assert.equal("text/plain", parts.file.content_type)
+      assert.equal(10000, parts.file.size)
+      assert.equal("alice", parts.user.data)
+    end)
+
+    it("uploads bytes given as data, with a mime type", function()
+      local file = assert(client:upload_file{ data = "\137PNG fake", filename = "a.png", mime_type = "image/png" })
+      assert.equal("a.png", file.name)
+      local parts = {}
+      for _, part in ipairs(srv.last("/files/upload$").parts) do parts[part.name] = part end
+      assert.equal("\137PNG fake", parts.file.data)
+      assert.equal("image/png", parts.file.content_type)
+    end)
+
+    it("reports progress", function()
+      local path = support.temp_file(("x"):rep(200000))
+      finally(function() os.remove(path) end)
+      local last_sent, last_total = 0, 0
+      assert(client:upload_file{ path = path, on_progress = function(sent, total)
+        assert.is_true(sent >= last_sent)
+        last_sent, last_total = sent, total
+      end })
+      assert.is_true(last_sent >= 200000)
+      assert.is_true(last_total >= 200000)
+    end)
+
+    it("raises the callback's own error when on_progress fails, and stays usable", function()
+      local err = support.raised(client.upload_file, client, { data = "abc", filename = "a.txt",
+        on_progress = function() error("stop right there") end })
+      assert.matches("stop right there", tostring(err))
+      assert(client:chat{ query = "still works" })
+    end)
+
+    it("raises for a missing file or a missing source, sending nothing", function()
+      assert.matches("cannot read", support.raised(client.upload_file, client, { path = "/no/such/file" }))
+      assert.matches("exactly one", support.raised(client.upload_file, client, {}))
+      assert.matches("exactly one", support.raised(client.upload_file, client, { path = "a", data = "b" }))
+      assert.same({}, srv.requests())
+    end)
+  end)
+
+  describe("client:file_preview", function()
+    it("returns the uploaded bytes and their content type", function()
+      local file = assert(client:upload_file{ data = "hello preview", filename = "p.txt" })
+      local bytes, content_type = client:file_preview(file.id)
+      assert.equal("hello preview", bytes)
+      assert.matches("^text/plain", content_type)
+      assert.equal("alice", srv.last("/preview").args.user)
+    end)
+
+    it("writes to an output path and asks for an attachment", function()
+      local file = assert(client:upload_file{ data = ("z"):rep(50000), filename = "z.txt" })
+      local out = os.tmpname()
+      finally(function() os.remove(out) end)
+      local ok, content_type = client:file_preview(file.id, { as_attachment = true, output = out })
+      assert.is_true(ok)
+      assert.matches("^text/plain", content_type)
+      assert.equal(("z"):rep(50000), support.read_file(out))
+      assert.equal("true", srv.last("/preview").args.as_attachment)
+      assert.is_nil(support.read_file(out .. ".part"))
+    end)
+
+    it("returns not_found and leaves no output file for an unknown id", function()
+      local out = os.tmpname()
+      os.remove(out)
+      local bytes, err = client:file_preview("nope", { output = out })
+      assert.is_nil(bytes)
+      assert.equal(404, err.status)
+      assert.is_nil(support.read_file(out))
+      assert.is_nil(support.read_file(out .. ".part"))
+    end)
+  end)
+
+  describe("client:text_to_audio", function()
+    it("returns the audio bytes", function()
+      local audio = assert(client:text_to_audio{ text = "hello" })
+      assert.equal(500, #audio)
+      assert.equal("ID3", audio:sub(1, 3))
+      assert.same({ text = "hello", user = "alice" }, srv.last("/text%-to%-audio$").json)
+    end)
+
+    it("writes to a path, or hands chunks to a function", function()
+      local out = os.tmpname()
+      finally(function() os.remove(out) end)
+      assert.is_true(client:text_to_audio{ text = "abcdefghij", output = out })
+      assert.equal(1000, #support.read_file(out))
+      local chunks = {}
+      assert.is_true(client:text_to_audio{ text = "abcdefghij", output = function(chunk)
+        chunks[#chunks + 1] = chunk
+      end })
+      assert.equal(support.read_file(out), table.concat(chunks))
+    end)
+
+    it("accepts a message_id instead of text", function()
+      local c = assert(client:chat{ query = "say it" })
+      local audio = assert(client:text_to_audio{ message_id = c.message_id })
+      assert.is_true(#audio > 0)
+    end)
+  end)
+
+  describe("client:audio_to_text", function()
+    it("uploads audio from a path and returns the text", function()
+      local path = support.temp_file(("a"):rep(1234))
+      finally(function() os.remove(path) end)
+      local result = assert(client:audio_to_text{ path = path, filename = "voice.mp3" })
+      assert.equal("transcribed voice.mp3 (1234 bytes)", result.text)
+      local parts = {}
+      for _, part in ipairs(srv.last("/audio%-to%-text$").parts) do parts[part.name] = part end
+      assert.equal("audio/mpeg", parts.file.content_type)
+      assert.equal("alice", parts.user.data)
+    end)
+
+    it("uploads audio given as data", function()
+      local result = assert(client:audio_to_text{ data = "RIFFxxxx", filename = "a.wav" })
+      assert.equal("transcribed a.wav (8 bytes)", result.text)
+    end)
+
+    it("returns Dify's error for an upload it refuses", function()
+      local result, err = support.faulty(srv, "status:413:file_too_large"):audio_to_text{
+        data = "x", filename = "a.wav" }
+      assert.is_nil(result)
+      assert.equal(413, err.status)
+      assert.equal("file_too_large", err.code)
+    end)
+  end)
+end)

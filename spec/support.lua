@@ -1,0 +1,60 @@
+-- Shared set-up for the client specs: one fake Dify server per spec file.
+local dify = require("dify")
+local mock = require("spec.mock")
+
+local support = {}
+
+support.API_KEY = "app-test-secret-9876"
+
+--- Starts the fake server; returns it. Call support.stop(srv) in teardown.
+function support.start()
+  return mock.start()
+end
+
+--- A client for the fake server; opts override the defaults.
+function support.client(srv, opts)
+  local o = { base_url = srv.url, api_key = support.API_KEY, user = "alice", timeout = 10,
+              connect_timeout = 5, idle_timeout = 10 }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return dify.new(o)
+end
+
+--- A client whose requests carry the fake server's fault header.
+function support.faulty(srv, faults, opts)
+  local o = { headers = { ["X-Mock-Fault"] = faults } }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return support.client(srv, o)
+end
+
+--- Collects a stream's events into a list (raises what the stream raises).
+function support.collect(stream)
+  local events = {}
+  for ev in stream.next, stream do events[#events + 1] = ev end
+  return events
+end
+
+--- Calls f and returns the error it raised.
+function support.raised(f, ...)
+  local ok, err = pcall(f, ...)
+  assert(not ok, "expected an error")
+  return err
+end
+
+--- Writes text to a fresh temporary file; returns its path.
+function support.temp_file(text)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(text or "")
+  f:close()
+  return path
+end
+
+function support.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+return support

@@ -1,0 +1,81 @@
+/* HTTP for the Dify client: sessions, blocking requests and event streams.
+ *
+ * A session holds the settings and the connection cache that every request
+ * made through it shares, so sequential calls reuse one keep-alive connection.
+ */
+#ifndef DIFY_HTTP_H
+#define DIFY_HTTP_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "buffer.h"
+#include "error.h"
+#include "multipart.h"
+#include "sse.h"
+
+typedef struct dify_session_options {
+    long connect_timeout_ms;
+    long timeout_ms;      /* a whole blocking call; 0: no limit */
+    long idle_timeout_ms; /* silence allowed on a stream; any byte resets it; 0: none */
+    const char *proxy;
+    const char *ca_file;
+    int verify_tls;
+    const char *user_agent;
+    size_t max_body_size;  /* a collected (not sunk) response body */
+    size_t max_event_size; /* one server-sent event */
+} dify_session_options;
+
+typedef struct dify_session dify_session;
+
+/* Receives a successful body piece by piece; returns 0, or -1 with err set. */
+typedef int (*dify_sink_fn)(void *ctx, const char *bytes, size_t n, dify_error *err);
+/* Sees transfer progress; returns 0, or -1 with err set to abort. */
+typedef int (*dify_progress_fn)(void *ctx, curl_off_t down_now, curl_off_t down_total,
+                                curl_off_t up_now, curl_off_t up_total, dify_error *err);
+
+typedef struct dify_request {
+    const char *method;
+    const char *url;
+    const char *const *headers; /* "Name: value" lines, already checked for CR/LF */
+    size_t n_headers;
+    const char *body; /* copied: need not outlive the call */
+    size_t body_len;
+    const dify_part *parts; /* multipart; must outlive a blocking call */
+    size_t n_parts;
+    long timeout_ms; /* < 0: the session's */
+    dify_sink_fn sink;
+    dify_progress_fn progress;
+    void *ctx;
+} dify_request;
+
+typedef struct dify_response {
+    long status;
+    dify_buf headers; /* the final response's headers as "name: value\n", names lower case */
+    dify_buf body;    /* what was not given to a sink */
+    int is_event_stream;
+} dify_response;
+
+void dify_response_init(dify_response *res);
+void dify_response_free(dify_response *res);
+
+dify_session *dify_session_new(const dify_session_options *opts, dify_error *err);
+/* Sessions are shared with the streams they open; the last release frees. */
+void dify_session_release(dify_session *s);
+
+/* Returns 0 when an HTTP response arrived (any status), -1 with err set otherwise. */
+int dify_session_perform(dify_session *s, const dify_request *req, dify_response *res,
+                         dify_error *err);
+
+typedef struct dify_stream dify_stream;
+
+/* Sends the request and waits for the response headers. Returns NULL with err
+ * set on a transport failure. When the answer is not a 2xx event stream, its
+ * whole body has been read into the response and next() reports the end. */
+dify_stream *dify_stream_open(dify_session *s, const dify_request *req, dify_error *err);
+const dify_response *dify_stream_response(const dify_stream *st);
+/* 1: an event (valid until the next call), 0: the stream ended, -1: err set. */
+int dify_stream_next(dify_stream *st, dify_sse_event *event, dify_error *err);
+void dify_stream_close(dify_stream *st);
+
+#endif

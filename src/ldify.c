@@ -1,0 +1,588 @@
+/* dify.core: the Lua face of the C core. It turns request tables into C
+ * structs and C results into Lua values; policy lives in lua/dify*.lua.
+ *
+ * Every C resource is owned by a userdata before anything that can raise
+ * runs, so a Lua error (including out of memory) never leaks it, and no Lua
+ * error ever unwinds through libcurl: callbacks run Lua code protected and
+ * keep its error until the transfer has returned. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "compat.h"
+#include "event_queue.h"
+#include "http.h"
+
+#define SESSION_MT "dify.core.session"
+#define STREAM_MT "dify.core.stream"
+#define CALL_MT "dify.core.call"
+#define PARSER_MT "dify.core.sse_parser"
+
+#define DEFAULT_MAX_BODY (64u * 1024u * 1024u)
+#define DEFAULT_MAX_EVENT (16u * 1024u * 1024u)
+
+typedef struct session_box {
+    dify_session *session;
+} session_box;
+
+typedef struct stream_box {
+    dify_stream *stream;
+} stream_box;
+
+typedef struct parser_box {
+    dify_sse_parser parser;
+    dify_event_queue queue;
+} parser_box;
+
+/* One blocking call's resources, and what its callbacks need. */
+typedef struct call_box {
+    lua_State *L;
+    dify_response res;
+    FILE *out;
+    int sink_ref;
+    int progress_ref;
+    int error_slot; /* stack index keeping a callback's error until it is raised */
+    int callback_failed;
+    const char *chunk;
+    size_t chunk_len;
+    lua_Number progress[4];
+} call_box;
+
+/* ---- helpers ---- */
+
+static int push_failure(lua_State *L, const dify_error *err) {
+    lua_pushnil(L);
+    lua_pushstring(L, dify_error_kind_name(err->kind));
+    lua_pushstring(L, err->message);
+    if (err->which)
+        lua_pushstring(L, err->which);
+    else
+        lua_pushnil(L);
+    lua_pushboolean(L, err->request_sent);
+    return 5;
+}
+
+static long field_ms(lua_State *L, int t, const char *key, long fallback) {
+    lua_getfield(L, t, key);
+    long ms = fallback;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) < 0)
+            luaL_error(L, "%s must be a number of seconds >= 0", key);
+        ms = (long)(lua_tonumber(L, -1) * 1000.0 + 0.5);
+    }
+    lua_pop(L, 1);
+    return ms;
+}
+
+static size_t field_size(lua_State *L, int t, const char *key, size_t fallback) {
+    lua_getfield(L, t, key);
+    size_t n = fallback;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) < 1)
+            luaL_error(L, "%s must be a positive number of bytes", key);
+        n = (size_t)lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return n;
+}
+
+/* The string stays alive because the table holding it is on the stack. */
+static const char *field_string(lua_State *L, int t, const char *key, size_t *len) {
+    lua_getfield(L, t, key);
+    const char *s = NULL;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s must be a string", key);
+        s = lua_tolstring(L, -1, len);
+    }
+    lua_pop(L, 1);
+    return s;
+}
+
+static int field_ref(lua_State *L, int t, const char *key, int type) {
+    lua_getfield(L, t, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return LUA_NOREF;
+    }
+    if (lua_type(L, -1) != type) luaL_error(L, "%s has the wrong type", key);
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static void push_headers(lua_State *L, const dify_buf *h) {
+    lua_newtable(L);
+    size_t pos = 0;
+    while (pos < h->len) {
+        const char *line = h->data + pos;
+        const char *end = memchr(line, '\n', h->len - pos);
+        size_t n = end ? (size_t)(end - line) : h->len - pos;
+        pos += n + 1;
+        const char *sep = memchr(line, ':', n);
+        if (!sep) continue;
+        lua_pushlstring(L, line, (size_t)(sep - line));
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        size_t value_at = (size_t)(sep - line) + 2;
+        const char *value = line + (value_at <= n ? value_at : n);
+        size_t value_len = n - (size_t)(value - line);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushlstring(L, value, value_len);
+        } else {
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, value, value_len);
+            lua_concat(L, 3);
+        }
+        lua_rawset(L, -3);
+    }
+}
+
+/* ---- request tables ---- */
+
+typedef struct request_args {
+    dify_request req;
+    const char *output_path;
+    int has_output_function;
+} request_args;
+
+static void read_headers(lua_State *L, int t, dify_request *req) {
+    lua_getfield(L, t, "headers");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    luaL_checktype(L, -1, LUA_TTABLE);
+    size_t n = lua_rawlen(L, -1);
+    const char **lines = lua_newuserdatauv(L, (n ? n : 1) * sizeof *lines, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, -2, (int)i + 1);
+        size_t len;
+        const char *line = lua_tolstring(L, -1, &len);
+        if (!line || lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "headers must be strings");
+        if (strcspn(line, "\r\n") != len)
+            luaL_error(L, "header values must not contain CR, LF or NUL");
+        lines[i] = line;
+        lua_pop(L, 1);
+    }
+    /* The array and the headers table stay on the stack for the whole call. */
+    req->headers = lines;
+    req->n_headers = n;
+}
+
+static void read_parts(lua_State *L, int t, dify_request *req) {
+    lua_getfield(L, t, "parts");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    luaL_checktype(L, -1, LUA_TTABLE);
+    int parts_at = lua_gettop(L);
+    size_t n = lua_rawlen(L, parts_at);
+    dify_part *parts = lua_newuserdatauv(L, (n ? n : 1) * sizeof *parts, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, parts_at, (int)i + 1);
+        int p = lua_gettop(L);
+        luaL_checktype(L, p, LUA_TTABLE);
+        memset(&parts[i], 0, sizeof parts[i]);
+        parts[i].name = field_string(L, p, "name", NULL);
+        parts[i].path = field_string(L, p, "path", NULL);
+        parts[i].data = field_string(L, p, "data", &parts[i].data_len);
+        parts[i].filename = field_string(L, p, "filename", NULL);
+        parts[i].content_type = field_string(L, p, "content_type", NULL);
+        if (!parts[i].name) luaL_error(L, "every part needs a name");
+        lua_pop(L, 1);
+    }
+    req->parts = parts;
+    req->n_parts = n;
+}
+
+/* Reads req's fields; raises on a malformed table before any resource exists. */
+static void read_request(lua_State *L, int t, request_args *a) {
+    memset(a, 0, sizeof *a);
+    a->req.method = field_string(L, t, "method", NULL);
+    a->req.url = field_string(L, t, "url", NULL);
+    if (!a->req.method || !a->req.url) luaL_error(L, "request needs method and url");
+    a->req.body = field_string(L, t, "body", &a->req.body_len);
+    a->req.timeout_ms = field_ms(L, t, "timeout", -1);
+    read_headers(L, t, &a->req);
+    read_parts(L, t, &a->req);
+    lua_getfield(L, t, "output");
+    if (lua_type(L, -1) == LUA_TSTRING)
+        a->output_path = lua_tostring(L, -1);
+    else if (lua_type(L, -1) == LUA_TFUNCTION)
+        a->has_output_function = 1;
+    else if (!lua_isnil(L, -1))
+        luaL_error(L, "output must be a path or a function");
+    lua_pop(L, 1);
+}
+
+/* ---- callbacks: protected Lua calls from inside libcurl ---- */
+
+static int run_sink(lua_State *L) {
+    call_box *c = lua_touserdata(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->sink_ref);
+    lua_pushlstring(L, c->chunk, c->chunk_len);
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+static int run_progress(lua_State *L) {
+    call_box *c = lua_touserdata(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->progress_ref);
+    for (int i = 0; i < 4; i++)
+        lua_pushnumber(L, c->progress[i]);
+    lua_call(L, 4, 0);
+    return 0;
+}
+
+static int call_protected(call_box *c, lua_CFunction f, dify_error *err) {
+    lua_State *L = c->L;
+    if (!lua_checkstack(L, 8)) {
+        dify_error_set(err, DIFY_ERR_NOMEM, "Lua stack exhausted");
+        return -1;
+    }
+    if (dify_protected_call(L, f, c) != 0) {
+        lua_replace(L, c->error_slot);
+        c->callback_failed = 1;
+        dify_error_set(err, DIFY_ERR_CALLBACK, "a callback raised an error");
+        return -1;
+    }
+    return 0;
+}
+
+static int sink_to_function(void *ctx, const char *bytes, size_t n, dify_error *err) {
+    call_box *c = ctx;
+    c->chunk = bytes;
+    c->chunk_len = n;
+    return call_protected(c, run_sink, err);
+}
+
+static int sink_to_file(void *ctx, const char *bytes, size_t n, dify_error *err) {
+    call_box *c = ctx;
+    if (fwrite(bytes, 1, n, c->out) != n) {
+        dify_error_set(err, DIFY_ERR_IO, "cannot write output: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int report_progress(void *ctx, curl_off_t down_now, curl_off_t down_total, curl_off_t up_now,
+                           curl_off_t up_total, dify_error *err) {
+    call_box *c = ctx;
+    lua_Number now[4] = {(lua_Number)up_now, (lua_Number)up_total, (lua_Number)down_now,
+                         (lua_Number)down_total};
+    if (memcmp(now, c->progress, sizeof now) == 0) return 0;
+    memcpy(c->progress, now, sizeof now);
+    return call_protected(c, run_progress, err);
+}
+
+static void release_call(lua_State *L, call_box *c) {
+    dify_response_free(&c->res);
+    if (c->out) {
+        fclose(c->out);
+        c->out = NULL;
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, c->sink_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, c->progress_ref);
+    c->sink_ref = c->progress_ref = LUA_NOREF;
+}
+
+static int call_gc(lua_State *L) {
+    release_call(L, luaL_checkudata(L, 1, CALL_MT));
+    return 0;
+}
+
+/* ---- session ---- */
+
+static session_box *check_session(lua_State *L) {
+    session_box *box = luaL_checkudata(L, 1, SESSION_MT);
+    if (!box->session) luaL_error(L, "the session is closed");
+    return box;
+}
+
+static int core_session(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    dify_session_options o;
+    memset(&o, 0, sizeof o);
+    o.connect_timeout_ms = field_ms(L, 1, "connect_timeout", 10000);
+    o.timeout_ms = field_ms(L, 1, "timeout", 60000);
+    o.idle_timeout_ms = field_ms(L, 1, "idle_timeout", 300000);
+    o.proxy = field_string(L, 1, "proxy", NULL);
+    o.ca_file = field_string(L, 1, "ca_file", NULL);
+    o.user_agent = field_string(L, 1, "user_agent", NULL);
+    o.max_body_size = field_size(L, 1, "max_body_size", DEFAULT_MAX_BODY);
+    o.max_event_size = field_size(L, 1, "max_event_size", DEFAULT_MAX_EVENT);
+    lua_getfield(L, 1, "verify_tls");
+    o.verify_tls = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+
+    session_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->session = NULL;
+    luaL_getmetatable(L, SESSION_MT);
+    lua_setmetatable(L, -2);
+    dify_error err;
+    dify_error_clear(&err);
+    box->session = dify_session_new(&o, &err);
+    if (!box->session) return push_failure(L, &err);
+    return 1;
+}
+
+static int session_request(lua_State *L) {
+    session_box *box = check_session(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    request_args a;
+    read_request(L, 2, &a);
+
+    call_box *c = lua_newuserdatauv(L, sizeof *c, 0);
+    memset(c, 0, sizeof *c);
+    c->L = L;
+    c->sink_ref = c->progress_ref = LUA_NOREF;
+    dify_response_init(&c->res);
+    luaL_getmetatable(L, CALL_MT);
+    lua_setmetatable(L, -2);
+    int call_at = lua_gettop(L);
+    lua_pushnil(L);
+    c->error_slot = lua_gettop(L);
+    if (a.has_output_function) c->sink_ref = field_ref(L, 2, "output", LUA_TFUNCTION);
+    c->progress_ref = field_ref(L, 2, "on_progress", LUA_TFUNCTION);
+
+    if (a.output_path) {
+        c->out = fopen(a.output_path, "wb");
+        if (!c->out) {
+            dify_error err;
+            dify_error_clear(&err);
+            dify_error_set(&err, DIFY_ERR_IO, "cannot open %s: %s", a.output_path, strerror(errno));
+            return push_failure(L, &err);
+        }
+        a.req.sink = sink_to_file;
+    } else if (a.has_output_function) {
+        a.req.sink = sink_to_function;
+    }
+    if (c->progress_ref != LUA_NOREF) a.req.progress = report_progress;
+    a.req.ctx = c;
+
+    dify_error err;
+    int rc = dify_session_perform(box->session, &a.req, &c->res, &err);
+    if (c->out && fclose(c->out) != 0 && rc == 0) {
+        dify_error_set(&err, DIFY_ERR_IO, "cannot write output: %s", strerror(errno));
+        rc = -1;
+    }
+    c->out = NULL;
+    if (c->callback_failed) {
+        release_call(L, c);
+        lua_pushvalue(L, c->error_slot);
+        return lua_error(L);
+    }
+    if (rc != 0) {
+        release_call(L, c);
+        return push_failure(L, &err);
+    }
+    lua_pushinteger(L, (lua_Integer)c->res.status);
+    push_headers(L, &c->res.headers);
+    int sunk = a.req.sink && c->res.status >= 200 && c->res.status < 300;
+    if (sunk)
+        lua_pushboolean(L, 1);
+    else
+        lua_pushlstring(L, c->res.body.len ? c->res.body.data : "", c->res.body.len);
+    release_call(L, (call_box *)lua_touserdata(L, call_at));
+    return 3;
+}
+
+static int session_stream(lua_State *L) {
+    session_box *box = check_session(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    request_args a;
+    read_request(L, 2, &a);
+    if (a.output_path || a.has_output_function || a.req.n_parts)
+        luaL_error(L, "a stream takes neither output nor parts");
+
+    stream_box *sb = lua_newuserdatauv(L, sizeof *sb, 0);
+    sb->stream = NULL;
+    luaL_getmetatable(L, STREAM_MT);
+    lua_setmetatable(L, -2);
+    int stream_at = lua_gettop(L);
+    dify_error err;
+    sb->stream = dify_stream_open(box->session, &a.req, &err);
+    if (!sb->stream) return push_failure(L, &err);
+
+    const dify_response *res = dify_stream_response(sb->stream);
+    lua_pushinteger(L, (lua_Integer)res->status);
+    push_headers(L, &res->headers);
+    if (res->status >= 200 && res->status < 300 && res->is_event_stream) {
+        lua_pushvalue(L, stream_at);
+        return 3;
+    }
+    lua_pushlstring(L, res->body.len ? res->body.data : "", res->body.len);
+    dify_stream_close(sb->stream);
+    sb->stream = NULL;
+    return 3;
+}
+
+static int session_close(lua_State *L) {
+    session_box *box = luaL_checkudata(L, 1, SESSION_MT);
+    dify_session_release(box->session);
+    box->session = NULL;
+    return 0;
+}
+
+/* ---- stream ---- */
+
+static void push_event_fields(lua_State *L, const dify_sse_event *ev) {
+    lua_pushlstring(L, ev->type, ev->type_len);
+    if (ev->has_data)
+        lua_pushlstring(L, ev->data, ev->data_len);
+    else
+        lua_pushnil(L);
+    if (ev->id_len)
+        lua_pushlstring(L, ev->id, ev->id_len);
+    else
+        lua_pushnil(L);
+}
+
+static int stream_next(lua_State *L) {
+    stream_box *sb = luaL_checkudata(L, 1, STREAM_MT);
+    if (!sb->stream) return 0;
+    dify_sse_event ev;
+    dify_error err;
+    int rc = dify_stream_next(sb->stream, &ev, &err);
+    if (rc == 1) {
+        push_event_fields(L, &ev);
+        return 3;
+    }
+    /* Ended or failed: let the connection go now rather than at collection. */
+    dify_stream_close(sb->stream);
+    sb->stream = NULL;
+    if (rc == 0) return 0;
+    return push_failure(L, &err);
+}
+
+static int stream_close(lua_State *L) {
+    stream_box *sb = luaL_checkudata(L, 1, STREAM_MT);
+    dify_stream_close(sb->stream);
+    sb->stream = NULL;
+    return 0;
+}
+
+static int stream_is_open(lua_State *L) {
+    stream_box *sb = luaL_checkudata(L, 1, STREAM_MT);
+    lua_pushboolean(L, sb->stream != NULL);
+    return 1;
+}
+
+/* ---- SSE parser for chunks that arrive from Lua (nginx cosockets) ---- */
+
+static int core_sse_parser(lua_State *L) {
+    size_t max = (size_t)luaL_optnumber(L, 1, DEFAULT_MAX_EVENT);
+    parser_box *pb = lua_newuserdatauv(L, sizeof *pb, 0);
+    dify_sse_init(&pb->parser, max);
+    dify_event_queue_init(&pb->queue);
+    luaL_getmetatable(L, PARSER_MT);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+static int push_parsed(lua_State *L, parser_box *pb, int rc) {
+    if (rc != DIFY_SSE_OK) {
+        dify_event_queue_clear(&pb->queue);
+        lua_pushnil(L);
+        lua_pushstring(L, rc == DIFY_SSE_NOMEM ? "memory" : "protocol");
+        lua_pushfstring(L, "event stream: %s", dify_sse_strerror(rc));
+        return 3;
+    }
+    lua_newtable(L);
+    dify_sse_event ev;
+    int i = 0;
+    while (dify_event_queue_pop(&pb->queue, &ev)) {
+        lua_createtable(L, 0, 3);
+        if (ev.type_len) {
+            lua_pushlstring(L, ev.type, ev.type_len);
+            lua_setfield(L, -2, "event");
+        }
+        if (ev.has_data) {
+            lua_pushlstring(L, ev.data, ev.data_len);
+            lua_setfield(L, -2, "data");
+        }
+        if (ev.id_len) {
+            lua_pushlstring(L, ev.id, ev.id_len);
+            lua_setfield(L, -2, "id");
+        }
+        lua_rawseti(L, -2, ++i);
+    }
+    dify_event_queue_clear(&pb->queue);
+    return 1;
+}
+
+static int parser_feed(lua_State *L) {
+    parser_box *pb = luaL_checkudata(L, 1, PARSER_MT);
+    size_t len;
+    const char *chunk = luaL_checklstring(L, 2, &len);
+    dify_event_queue_clear(&pb->queue);
+    return push_parsed(L, pb,
+                       dify_sse_feed(&pb->parser, chunk, len, dify_event_queue_push, &pb->queue));
+}
+
+static int parser_finish(lua_State *L) {
+    parser_box *pb = luaL_checkudata(L, 1, PARSER_MT);
+    dify_event_queue_clear(&pb->queue);
+    return push_parsed(L, pb, dify_sse_finish(&pb->parser, dify_event_queue_push, &pb->queue));
+}
+
+static int parser_reset(lua_State *L) {
+    parser_box *pb = luaL_checkudata(L, 1, PARSER_MT);
+    dify_sse_reset(&pb->parser);
+    dify_event_queue_clear(&pb->queue);
+    return 0;
+}
+
+static int parser_gc(lua_State *L) {
+    parser_box *pb = luaL_checkudata(L, 1, PARSER_MT);
+    dify_sse_free(&pb->parser);
+    dify_event_queue_free(&pb->queue);
+    return 0;
+}
+
+/* ---- module ---- */
+
+static int core_version(lua_State *L) {
+    curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+    lua_pushfstring(L, "libcurl %s", info->version);
+    return 1;
+}
+
+static void new_class(lua_State *L, const char *name, const luaL_Reg *methods) {
+    luaL_newmetatable(L, name);
+    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
+int luaopen_dify_core(lua_State *L) {
+    static const luaL_Reg session_methods[] = {{"request", session_request},
+                                               {"stream", session_stream},
+                                               {"close", session_close},
+                                               {"__gc", session_close},
+                                               {NULL, NULL}};
+    static const luaL_Reg stream_methods[] = {{"next", stream_next},       {"close", stream_close},
+                                              {"is_open", stream_is_open}, {"__gc", stream_close},
+                                              {"__close", stream_close},   {NULL, NULL}};
+    static const luaL_Reg parser_methods[] = {{"feed", parser_feed},
+                                              {"finish", parser_finish},
+                                              {"reset", parser_reset},
+                                              {"__gc", parser_gc},
+                                              {NULL, NULL}};
+    static const luaL_Reg call_methods[] = {{"__gc", call_gc}, {NULL, NULL}};
+    static const luaL_Reg functions[] = {{"session", core_session},
+                                         {"sse_parser", core_sse_parser},
+                                         {"version", core_version},
+                                         {NULL, NULL}};
+    /* Reference counted by libcurl itself; never cleaned up, as other users may share it. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return luaL_error(L, "curl_global_init failed");
+    new_class(L, SESSION_MT, session_methods);
+    new_class(L, STREAM_MT, stream_methods);
+    new_class(L, PARSER_MT, parser_methods);
+    new_class(L, CALL_MT, call_methods);
+    luaL_newlib(L, functions);
+    return 1;
+}

@@ -1,0 +1,101 @@
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <string.h>
+
+#include "transfer.h"
+
+void dify_response_init(dify_response *res) {
+    res->status = 0;
+    res->is_event_stream = 0;
+    dify_buf_init(&res->headers);
+    dify_buf_init(&res->body);
+}
+
+void dify_response_free(dify_response *res) {
+    dify_buf_free(&res->headers);
+    dify_buf_free(&res->body);
+}
+
+static int copy_string(const char *src, const char **dst) {
+    *dst = NULL;
+    if (!src) return 0;
+    char *copy = strdup(src);
+    if (!copy) return -1;
+    *dst = copy;
+    return 0;
+}
+
+static void free_session(dify_session *s) {
+    if (s->easy) curl_easy_cleanup(s->easy);
+    if (s->share) curl_share_cleanup(s->share);
+    free((char *)s->opts.proxy);
+    free((char *)s->opts.ca_file);
+    free((char *)s->opts.user_agent);
+    free(s);
+}
+
+dify_session *dify_session_new(const dify_session_options *opts, dify_error *err) {
+    dify_session *s = calloc(1, sizeof *s);
+    if (!s) goto nomem;
+    s->refs = 1;
+    s->opts = *opts;
+    if (copy_string(opts->proxy, &s->opts.proxy) || copy_string(opts->ca_file, &s->opts.ca_file) ||
+        copy_string(opts->user_agent, &s->opts.user_agent))
+        goto nomem;
+    s->share = curl_share_init();
+    s->easy = curl_easy_init();
+    if (!s->share || !s->easy) goto nomem;
+    /* One connection cache for the blocking handle and every stream's handle. */
+    if (curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+        curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+        curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        dify_error_set(err, DIFY_ERR_NETWORK, "libcurl cannot share connections");
+        free_session(s);
+        return NULL;
+    }
+    return s;
+nomem:
+    if (s) free_session(s);
+    dify_error_set(err, DIFY_ERR_NOMEM, "out of memory");
+    return NULL;
+}
+
+void dify_session_release(dify_session *s) {
+    if (s && --s->refs == 0) free_session(s);
+}
+
+int dify_session_perform(dify_session *s, const dify_request *req, dify_response *res,
+                         dify_error *err) {
+    transfer t;
+    memset(&t, 0, sizeof t);
+    t.session = s;
+    t.res = res;
+    t.err = err;
+    dify_error_clear(err);
+
+    /* A callback may call back into the same session: give it its own handle. */
+    int own_handle = s->easy_busy;
+    t.curl = own_handle ? curl_easy_init() : s->easy;
+    if (!t.curl) {
+        dify_error_set(err, DIFY_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    if (!own_handle) {
+        curl_easy_reset(t.curl);
+        s->easy_busy = 1;
+    }
+    long timeout_ms = req->timeout_ms >= 0 ? req->timeout_ms : s->opts.timeout_ms;
+    int rc = -1;
+    if (transfer_setup(&t, req, timeout_ms) == 0)
+        rc = transfer_finish(&t, curl_easy_perform(t.curl));
+    /* Options point into t; none may dangle into the next call on this handle. */
+    curl_easy_setopt(t.curl, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(t.curl, CURLOPT_MIMEPOST, NULL);
+    curl_easy_setopt(t.curl, CURLOPT_ERRORBUFFER, NULL);
+    transfer_cleanup(&t);
+    if (own_handle)
+        curl_easy_cleanup(t.curl);
+    else
+        s->easy_busy = 0;
+    return rc;
+}

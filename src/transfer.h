@@ -1,0 +1,49 @@
+/* One HTTP exchange on a libcurl easy handle: option setup, the callbacks
+ * that record rather than raise, and the mapping of failures to error kinds.
+ * Shared by blocking calls (session.c) and event streams (stream.c). */
+#ifndef DIFY_TRANSFER_H
+#define DIFY_TRANSFER_H
+
+#include "http.h"
+
+struct dify_session {
+    CURLSH *share;
+    CURL *easy; /* reused by blocking calls for keep-alive */
+    int easy_busy;
+    int refs;
+    dify_session_options opts; /* strings owned */
+};
+
+typedef struct transfer {
+    dify_session *session;
+    CURL *curl;
+    struct curl_slist *headers;
+    curl_mime *mime;
+    char *body;
+    size_t body_len;
+    size_t body_pos;
+    int body_started;
+    dify_response *res;
+    dify_error *err; /* set by callbacks; CURLE_OK does not clear it */
+    dify_sink_fn sink;
+    dify_progress_fn progress;
+    void *ctx;
+    dify_sse_parser *sse; /* set for streams: a 2xx event-stream body goes here */
+    dify_sse_handler on_event;
+    void *event_ctx;
+    long idle_ms;
+    long long last_activity_ms;
+    curl_off_t seen_down, seen_up;
+    int headers_done;
+    int idle_fired;
+    char curl_message[CURL_ERROR_SIZE];
+} transfer;
+
+long long dify_now_ms(void);
+/* Configures t->curl for req. Returns 0, or -1 with *t->err set. */
+int transfer_setup(transfer *t, const dify_request *req, long timeout_ms);
+void transfer_cleanup(transfer *t);
+/* Turns a finished transfer's result into *t->err; returns 0 when it succeeded. */
+int transfer_finish(transfer *t, CURLcode rc);
+
+#endif
