@@ -71,3 +71,6 @@ install: $(CORE_SO)
 
 clean:
 	rm -rf build
+
+# Further targets (sanitizers, fuzzing, benchmarks, ...) live one file each in mk/.
+-include mk/*.mk

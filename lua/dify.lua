@@ -86,14 +86,24 @@ function dify.new(opts)
     error("dify.new: verify_tls must be a boolean", 2)
   end
 
-  local session, kind, message = core.session{
-    timeout = opts.timeout, connect_timeout = opts.connect_timeout,
-    idle_timeout = opts.idle_timeout, proxy = opts.proxy, ca_file = opts.ca_file,
-    verify_tls = opts.verify_tls, max_body_size = opts.max_body_size,
-    max_event_size = opts.max_event_size,
-    user_agent = ("lua-dify/%s (%s; %s)"):format(dify._VERSION, _VERSION, core.version()),
-  }
-  if not session then error("dify.new: " .. tostring(kind) .. ": " .. tostring(message), 2) end
+  -- A transport sends the requests: libcurl by default. Another one (such as
+  -- nginx cosockets) gives the same two methods with the same results:
+  --   transport:request(req) -> status, headers, body | nil, kind, message, which, sent
+  --   transport:stream(req)  -> status, headers, core_stream_or_body | nil, kind, ...
+  -- where a core stream has next() -> type, data, id | nil[, kind, message, which],
+  -- close() and is_open().
+  local session = opts.transport
+  if session == nil then
+    local kind, message
+    session, kind, message = core.session{
+      timeout = opts.timeout, connect_timeout = opts.connect_timeout,
+      idle_timeout = opts.idle_timeout, proxy = opts.proxy, ca_file = opts.ca_file,
+      verify_tls = opts.verify_tls, max_body_size = opts.max_body_size,
+      max_event_size = opts.max_event_size,
+      user_agent = ("lua-dify/%s (%s; %s)"):format(dify._VERSION, _VERSION, core.version()),
+    }
+    if not session then error("dify.new: " .. tostring(kind) .. ": " .. tostring(message), 2) end
+  end
 
   local client = setmetatable({
     base_url = (base_url:gsub("/+$", "")),
@@ -111,7 +121,7 @@ end
 
 --- Closes the client's connections now (they also close when it is collected).
 function Client:close()
-  self._session:close()
+  if self._session.close then self._session:close() end
 end
 
 function Client:_headers(route, fields, api_key, streaming)

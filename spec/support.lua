@@ -40,6 +40,15 @@ function support.raised(f, ...)
   return err
 end
 
+--- A local URL where nothing listens (a port just bound and released).
+function support.dead_url()
+  local socket = require("socket")
+  local server = assert(socket.bind("127.0.0.1", 0))
+  local _, port = server:getsockname()
+  server:close()
+  return ("http://127.0.0.1:%d/v1"):format(port)
+end
+
 --- Writes text to a fresh temporary file; returns its path.
 function support.temp_file(text)
   local path = os.tmpname()
