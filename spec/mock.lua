@@ -86,8 +86,9 @@ function mock.start(options)
   options = options or {}
   local host = options.host or "127.0.0.1"
   -- The shell prints its pid and then becomes the server (exec), so the pid
-  -- is the server's own and stop() can always make sure it is gone.
-  local command = ("echo $$; exec lua5.4 %s --host %s --port 0%s </dev/null"):format(
+  -- is the server's own and stop() can always make sure it is gone.  $PPID
+  -- is this Lua process: the server also exits if the test run is killed.
+  local command = ("echo $$; exec lua5.4 %s --host %s --port 0 --parent $PPID%s </dev/null"):format(
     shell_quote(mock.script), shell_quote(host), options.verbose and " --verbose" or "")
   local pipe = assert(io.popen(command, "r"))
   local pid = tonumber(pipe:read("l"))

@@ -110,7 +110,9 @@ dify_stream *dify_stream_open(dify_session *s, const dify_request *req, dify_err
     int streaming = st->res.status >= 200 && st->res.status < 300 && st->res.is_event_stream;
     while (!streaming && !st->finished)
         pump(st);
-    if (st->err.kind != DIFY_OK) goto failed;
+    /* Once an event stream has begun, even an early failure is the stream's to
+     * report, after the events that came before it. */
+    if (st->err.kind != DIFY_OK && !streaming) goto failed;
     return st;
 failed:
     *err = st->err;

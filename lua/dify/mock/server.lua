@@ -300,7 +300,24 @@ function Server:handle(req, res)
   end
 end
 
---- Creates a server; options: {verbose = bool}.
+-- A dead process that nobody reaped yet (a zombie, state Z) counts as gone.
+local function process_exists(pid)
+  local stat = io.open("/proc/" .. pid .. "/stat")
+  if stat then
+    local line = stat:read("l") or ""
+    stat:close()
+    return not line:match("^%d+ %b() Z")
+  end
+  local own_stat = io.open("/proc/self/stat")
+  if own_stat then
+    own_stat:close()
+    return false -- /proc works, so the process is gone
+  end
+  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+end
+
+--- Creates a server; options: {verbose = bool, parent = pid}; with a parent,
+-- the server stops once that process has ended.
 function Server.new(options)
   options = options or {}
   local server = setmetatable({
@@ -311,6 +328,14 @@ function Server.new(options)
     verbose = options.verbose,
   }, Server)
   routes.register(server.router)
+  if options.parent then
+    server.loop:spawn(function()
+      while process_exists(options.parent) do
+        loop.sleep(1)
+      end
+      server.loop:stop()
+    end)
+  end
   return server
 end
 

@@ -5,10 +5,10 @@ local routes = {}
 --- Adds every route to `router`.  Order matters where patterns overlap
 -- (see dify.mock.router), so each module adds its own routes in order.
 function routes.register(router)
-  require("dify.mock.routes.chat").register(router)
-  require("dify.mock.routes.app").register(router)
-  require("dify.mock.routes.workflow").register(router)
-  require("dify.mock.routes.datasets").register(router)
+  require("dify.mock.chat_routes").register(router)
+  require("dify.mock.app_routes").register(router)
+  require("dify.mock.workflow_routes").register(router)
+  require("dify.mock.dataset_routes").register(router)
 end
 
 return routes

@@ -1,6 +1,6 @@
 --- Workflow apps: runs (blocking and streaming), run details, stop, logs.
 
-local chat = require("dify.mock.routes.chat")
+local chat = require("dify.mock.chat_routes")
 local events = require("dify.mock.events")
 local json = require("dify.mock.json")
 local util = require("dify.mock.util")
