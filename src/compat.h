@@ -7,7 +7,10 @@
 
 #if LUA_VERSION_NUM < 502
 #define luaL_setfuncs(L, funcs, nup) luaL_register((L), NULL, (funcs))
+/* OpenResty's LuaJIT (luajit2) already has luaL_newlib. */
+#ifndef luaL_newlib
 #define luaL_newlib(L, funcs) (lua_newtable(L), luaL_register((L), NULL, (funcs)))
+#endif
 #define lua_rawlen(L, i) lua_objlen((L), (i))
 static inline void *dify_testudata(lua_State *L, int i, const char *tname) {
     void *p = lua_touserdata(L, i);
