@@ -262,7 +262,7 @@ function Client:_open_stream(route, fields, level)
     end
     return nil, errors.redact(errors.from_response(status, headers, body), api_key)
   end
-  local stream = Stream.new(self, body, route)
+  local stream = Stream.new(self, body, route, { user = fields.user, api_key = fields.api_key })
   return stream, nil, nil, stream
 end
 

@@ -17,15 +17,22 @@ Stream.__name = "dify.stream"
 
 local ID_FIELDS = { "task_id", "message_id", "conversation_id", "workflow_run_id" }
 
---- Wraps a core stream (used by the client).
-function Stream.new(client, core_stream, route)
-  return setmetatable({
+-- The user and key a stream was opened with: its stop call must use the same
+-- (Dify only stops a run for the user who started it). Kept off the stream
+-- table so that dumping a stream never shows a key.
+local opened_as = setmetatable({}, { __mode = "k" })
+
+--- Wraps a core stream (used by the client). `as`: the call's {user, api_key}.
+function Stream.new(client, core_stream, route, as)
+  local stream = setmetatable({
     _client = client,
     _core = core_stream,
     _route = route,
     _terminal_seen = false,
     _done = false,
   }, Stream)
+  opened_as[stream] = as
+  return stream
 end
 
 function Stream:_fail(err)
@@ -129,7 +136,8 @@ function Stream:stop()
   if not task_id then
     return nil, errors.new{ kind = "protocol", message = "the stream never named its task_id" }
   end
-  return self._client[self._route.stop](self._client, task_id)
+  local as = opened_as[self] or {}
+  return self._client[self._route.stop](self._client, task_id, { user = as.user, api_key = as.api_key })
 end
 
 return Stream
