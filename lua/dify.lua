@@ -92,18 +92,27 @@ function dify.new(opts)
   --   transport:stream(req)  -> status, headers, core_stream_or_body | nil, kind, ...
   -- where a core stream has next() -> type, data, id | nil[, kind, message, which],
   -- close() and is_open().
-  local session = opts.transport
-  if session == nil then
-    local kind, message
-    session, kind, message = core.session{
+  local function curl_session()
+    local session, kind, message = core.session{
       timeout = opts.timeout, connect_timeout = opts.connect_timeout,
       idle_timeout = opts.idle_timeout, proxy = opts.proxy, ca_file = opts.ca_file,
       verify_tls = opts.verify_tls, max_body_size = opts.max_body_size,
       max_event_size = opts.max_event_size,
       user_agent = ("lua-dify/%s (%s; %s)"):format(dify._VERSION, _VERSION, core.version()),
     }
-    if not session then error("dify.new: " .. tostring(kind) .. ": " .. tostring(message), 2) end
+    if not session then error("dify.new: " .. tostring(kind) .. ": " .. tostring(message), 3) end
+    return session
   end
+  local session = opts.transport
+  -- Inside nginx, libcurl would block the worker: cosockets carry the calls there.
+  if session == nil and rawget(_G, "ngx") ~= nil then
+    local ngx_transport = require("dify.ngx.transport")
+    if ngx_transport.in_nginx() then
+      session = ngx_transport.new(opts, ("lua-dify/%s (%s; ngx_lua)"):format(dify._VERSION, _VERSION),
+        curl_session)
+    end
+  end
+  session = session or curl_session()
 
   local client = setmetatable({
     base_url = (base_url:gsub("/+$", "")),
@@ -295,6 +304,12 @@ for _, route in ipairs(routes.list) do
       return self:_call(route, fields_from_args(route, ...), 2)
     end
   end
+end
+
+--- Relays a stream to the browser as server-sent events, from an nginx
+-- content handler (see `dify.relay` in docs/openresty.md).
+function dify.relay(stream, opts)
+  return require("dify.relay").relay(stream, opts)
 end
 
 --- Iterates the items of every page of a list call.

@@ -1,0 +1,151 @@
+--- Starts and stops a real nginx (Debian's, with the Lua module) for the
+-- OpenResty specs: its own prefix in a temporary folder, 127.0.0.1 on a free
+-- port, error_log in that folder, the fake Dify's address in its environment.
+--
+--   local nginx = require("spec.openresty.nginx")
+--   local srv = nginx.start{ conf = "spec/openresty/nginx.conf", env = { DIFY_BASE_URL = url } }
+--   ... srv.url .. "/relay" ...
+--   srv.stop()
+local socket = require("socket")
+
+local this_file = debug.getinfo(1, "S").source:match("^@(.*)$") or "spec/openresty/nginx.lua"
+local root_dir = this_file:match("^(.*)/spec/openresty/[^/]*$") or "."
+if root_dir:sub(1, 1) ~= "/" then root_dir = os.getenv("PWD") .. "/" .. root_dir end
+
+local nginx = {}
+
+nginx.root = root_dir
+nginx.binary = os.getenv("NGINX") or "/usr/sbin/nginx"
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
+end
+
+local function run(command)
+  local ok = os.execute(command)
+  return ok == true or ok == 0
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+local function free_port()
+  local server = assert(socket.bind("127.0.0.1", 0))
+  local _, port = server:getsockname()
+  server:close()
+  return tonumber(port)
+end
+
+local function alive(pid)
+  local stat = io.open("/proc/" .. pid .. "/stat")
+  if not stat then return false end
+  local line = stat:read("l") or ""
+  stat:close()
+  return not line:match("^%d+ %b() Z")
+end
+
+local function children(pid)
+  local list = read("/proc/" .. pid .. "/task/" .. pid .. "/children") or ""
+  local pids = {}
+  for child in list:gmatch("%d+") do pids[#pids + 1] = child end
+  return pids
+end
+
+local function wait_exit(pid, seconds)
+  local deadline = socket.gettime() + seconds
+  while alive(pid) do
+    if socket.gettime() > deadline then return false end
+    socket.sleep(0.02)
+  end
+  return true
+end
+
+local function accepts(port)
+  local c = socket.tcp()
+  c:settimeout(0.2)
+  local ok = c:connect("127.0.0.1", port)
+  c:close()
+  return ok ~= nil
+end
+
+--- Makes the prefix: links to the repository's lua/, build/, spec/ and
+-- examples/, and the config with its port.
+local function make_prefix(conf_path, port)
+  local pipe = assert(io.popen("mktemp -d /tmp/lua-dify-nginx.XXXXXX"))
+  local prefix = pipe:read("l")
+  pipe:close()
+  assert(prefix and prefix ~= "", "mktemp failed")
+  assert(run(("mkdir -p %s/logs %s/tmp"):format(shell_quote(prefix), shell_quote(prefix))))
+  for _, dir in ipairs{ "lua", "build", "spec", "examples" } do
+    assert(run(("ln -s %s %s"):format(shell_quote(root_dir .. "/" .. dir), shell_quote(prefix .. "/" .. dir))))
+  end
+  local conf = assert(read(conf_path:sub(1, 1) == "/" and conf_path or root_dir .. "/" .. conf_path),
+    "cannot read " .. conf_path)
+  local replaced
+  conf, replaced = conf:gsub("127%.0%.0%.1:8080", "127.0.0.1:" .. port)
+  assert(replaced > 0, conf_path .. " has no 'listen 127.0.0.1:8080'")
+  local f = assert(io.open(prefix .. "/nginx.conf", "wb"))
+  f:write(conf)
+  f:close()
+  return prefix
+end
+
+--- Starts nginx. options: conf (path, from the repository root), env (table).
+function nginx.start(options)
+  local port = free_port()
+  local prefix = make_prefix(options.conf, port)
+  local env = {}
+  for name, value in pairs(options.env or {}) do
+    env[#env + 1] = name .. "=" .. shell_quote(value)
+  end
+  -- Started as root, nginx would run its worker as nobody, who cannot read
+  -- the repository through the prefix's links.
+  local globals = "daemon off;" .. (run('test "$(id -u)" = 0') and " user root;" or "")
+  local command = ("echo $$; exec env %s %s -p %s/ -c nginx.conf -e logs/error.log -g %s"
+    .. " </dev/null >%s/logs/stdout 2>&1"):format(table.concat(env, " "), shell_quote(nginx.binary),
+      shell_quote(prefix), shell_quote(globals), shell_quote(prefix))
+  local pipe = assert(io.popen(command, "r"))
+  local pid = tonumber(pipe:read("l"))
+  local srv = { port = port, prefix = prefix, url = "http://127.0.0.1:" .. port, pid = pid }
+
+  function srv.error_log()
+    return (read(prefix .. "/logs/error.log") or "") .. (read(prefix .. "/logs/stdout") or "")
+  end
+
+  local stopped = false
+  function srv.stop()
+    if stopped then return end
+    stopped = true
+    local workers = children(pid)
+    run("kill -TERM " .. pid .. " 2>/dev/null")
+    if not wait_exit(pid, 5) then
+      run("kill -KILL " .. pid .. " 2>/dev/null")
+      for _, worker in ipairs(workers) do run("kill -KILL " .. worker .. " 2>/dev/null") end
+    end
+    pipe:close()
+    if not os.getenv("KEEP_NGINX_PREFIX") then run("rm -rf " .. shell_quote(prefix)) end
+  end
+
+  local deadline = socket.gettime() + 10
+  while not accepts(port) do
+    if not alive(pid) or socket.gettime() > deadline then
+      local log = srv.error_log()
+      srv.stop()
+      error("nginx did not start:\n" .. log, 2)
+    end
+    socket.sleep(0.05)
+  end
+  return setmetatable(srv, { __gc = srv.stop, __close = srv.stop })
+end
+
+--- The nginx worker's pids (for the one-worker proofs).
+function nginx.workers(srv)
+  return children(srv.pid)
+end
+
+return nginx
