@@ -147,8 +147,15 @@ function relay.relay(stream, opts)
       if ev == nil then break end
       summary.events = summary.events + 1
       if summary.aborted then break end
-      if filter then ev = filter(ev) end
-      local text = ev ~= nil and frame(ev)
+      local text
+      if filter then
+        ev = filter(ev)
+        text = ev ~= nil and frame(ev)
+      else
+        -- Dify's own JSON, byte for byte: re-encoding could turn [] into {}.
+        local raw = stream._raw_data
+        text = raw and ("data: " .. raw:gsub("\n", "\ndata: ") .. "\n\n") or frame(ev)
+      end
       if text and not write(text) then summary.aborted = true end
     end
   end)

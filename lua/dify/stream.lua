@@ -71,6 +71,8 @@ function Stream:next()
     if data ~= nil then
       local ev = self:_decode(event_type, data)
       if ev.event ~= "ping" then
+        -- The event's JSON as Dify sent it, for dify.relay to pass on unchanged.
+        self._raw_data = data
         for _, field in ipairs(ID_FIELDS) do
           if ev[field] ~= nil and ev[field] ~= json.null then self[field] = ev[field] end
         end

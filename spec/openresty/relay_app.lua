@@ -139,7 +139,7 @@ function cases.output_raises()
   local file = assert(shared:upload_file{ data = ("x"):rep(100000), filename = "c.bin" })
   local ok, err = pcall(shared.file_preview, shared, file.id, { output = function() error("sink says no") end })
   local after = shared:info() -- the client still works afterwards
-  return { raised = not ok and tostring(err) or nil, after = after and after.name }
+  return { raised_by_call = not ok and tostring(err) or nil, after = after and after.name }
 end
 
 function cases.error_api()

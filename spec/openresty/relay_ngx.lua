@@ -70,6 +70,19 @@ describe("dify.relay in nginx", function()
     assert.is_false(still_streaming(dify_srv, first.task_id))
   end)
 
+  it("passes Dify's JSON on unchanged (an empty list stays a list)", function()
+    local conn = browser.get(web.port, "/relay?q=raw")
+    local last
+    while true do
+      local data = conn:next_data()
+      if not data then break end
+      last = data
+    end
+    conn:close()
+    assert.matches('"event": ?"message_end"', last)
+    assert.matches('"retriever_resources": ?%[%]', last)
+  end)
+
   it("maps the caller to Dify's user and keeps the API key in nginx", function()
     local conn = browser.get(web.port, "/relay?q=who", { ["X-User"] = "bob" })
     local events = read_rest(conn)
