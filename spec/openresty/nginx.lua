@@ -73,9 +73,27 @@ local function accepts(port)
   return ok ~= nil
 end
 
+-- Self-signed certificates for the TLS listeners of a config: `good` names
+-- 127.0.0.1, `other` names another host; trusted.pem holds both, so that
+-- `other` fails on its host name alone.
+local function make_certificates(dir)
+  assert(run("mkdir -p " .. shell_quote(dir)))
+  for name, subject in pairs{ good = "/CN=127.0.0.1", other = "/CN=other.invalid" } do
+    local san = name == "good" and "IP:127.0.0.1" or "DNS:other.invalid"
+    local command = ("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
+      .. " -subj %s -addext %s -keyout %s -out %s >/dev/null 2>&1"):format(shell_quote(subject),
+      shell_quote("subjectAltName=" .. san), shell_quote(dir .. "/" .. name .. ".key"),
+      shell_quote(dir .. "/" .. name .. ".crt"))
+    assert(run(command), "openssl could not make a certificate")
+  end
+  assert(run(("cat %s/good.crt %s/other.crt > %s/trusted.pem"):format(shell_quote(dir), shell_quote(dir),
+    shell_quote(dir))))
+end
+
 --- Makes the prefix: links to the repository's lua/, build/, spec/ and
--- examples/, and the config with its port.
-local function make_prefix(conf_path, port)
+-- examples/, and the config with its ports (8080 becomes `port`; 8443 and
+-- 8444, when the config has them, become further free ports in `extra_ports`).
+local function make_prefix(conf_path, port, extra_ports)
   local pipe = assert(io.popen("mktemp -d /tmp/lua-dify-nginx.XXXXXX"))
   local prefix = pipe:read("l")
   pipe:close()
@@ -89,6 +107,13 @@ local function make_prefix(conf_path, port)
   local replaced
   conf, replaced = conf:gsub("127%.0%.0%.1:8080", "127.0.0.1:" .. port)
   assert(replaced > 0, conf_path .. " has no 'listen 127.0.0.1:8080'")
+  for _, placeholder in ipairs{ 8443, 8444 } do
+    if conf:find("127.0.0.1:" .. placeholder, 1, true) then
+      extra_ports[placeholder] = free_port()
+      conf = conf:gsub("127%.0%.0%.1:" .. placeholder, "127.0.0.1:" .. extra_ports[placeholder])
+    end
+  end
+  if conf:find("tls/good.crt", 1, true) then make_certificates(prefix .. "/tls") end
   local f = assert(io.open(prefix .. "/nginx.conf", "wb"))
   f:write(conf)
   f:close()
@@ -98,7 +123,8 @@ end
 --- Starts nginx. options: conf (path, from the repository root), env (table).
 function nginx.start(options)
   local port = free_port()
-  local prefix = make_prefix(options.conf, port)
+  local extra_ports = {}
+  local prefix = make_prefix(options.conf, port, extra_ports)
   local env = {}
   for name, value in pairs(options.env or {}) do
     env[#env + 1] = name .. "=" .. shell_quote(value)
@@ -111,7 +137,7 @@ function nginx.start(options)
       shell_quote(prefix), shell_quote(globals), shell_quote(prefix))
   local pipe = assert(io.popen(command, "r"))
   local pid = tonumber(pipe:read("l"))
-  local srv = { port = port, prefix = prefix, url = "http://127.0.0.1:" .. port, pid = pid }
+  local srv = { port = port, prefix = prefix, url = "http://127.0.0.1:" .. port, pid = pid, ports = extra_ports }
 
   function srv.error_log()
     return (read(prefix .. "/logs/error.log") or "") .. (read(prefix .. "/logs/stdout") or "")

@@ -173,6 +173,35 @@ function cases.stop()
            task_id = stream.task_id }
 end
 
+function cases.tls()
+  local c = client{ base_url = ngx.var.arg_base, verify_tls = ngx.var.arg_verify == "1" }
+  local results = {}
+  for i = 1, 2 do -- the second call takes the pooled TLS connection
+    local info, err = c:info()
+    results[i] = info and info.name or describe_error(err)
+  end
+  return results
+end
+
+--- Calls Dify from init_by_lua (nginx's master, before any worker exists).
+function app.at_init()
+  local c = client()
+  local info, err = c:info()
+  app.init_seen = { phase = ngx.get_phase(), name = info and info.name, error = err and describe_error(err) }
+  c:close()
+end
+
+function app.init_result()
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(json.encode(app.init_seen or {}))
+end
+
+--- The log phase has no cosockets: the call must refuse, not block.
+function app.in_log_phase()
+  local ok, err = pcall(shared.info, shared)
+  ngx.log(ngx.WARN, "log phase call: ", ok and "went through" or tostring(err))
+end
+
 --- Runs ?case=NAME and answers its result as JSON.
 function app.call()
   local case = cases[ngx.var.arg_case or ""]

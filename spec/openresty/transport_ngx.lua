@@ -12,7 +12,7 @@ describe("the nginx transport", function()
   setup(function()
     dify_srv = mock.start()
     web = nginx.start{ conf = "spec/openresty/nginx.conf",
-      env = { DIFY_BASE_URL = dify_srv.url, DIFY_API_KEY = API_KEY } }
+      env = { DIFY_BASE_URL = dify_srv.url, DIFY_API_KEY = API_KEY, DIFY_ROOT = dify_srv.root } }
   end)
 
   teardown(function()
@@ -134,6 +134,34 @@ describe("the nginx transport", function()
     assert.are.equal("success", result.result.result)
     local stops = dify_srv.state().stops
     assert.are.equal(result.task_id, stops[#stops].task_id)
+  end)
+
+  it("speaks TLS, verifying the certificate and host by default", function()
+    local good = ("https://127.0.0.1:%d/v1"):format(web.ports[8443])
+    local other = ("https://127.0.0.1:%d/v1"):format(web.ports[8444])
+    assert.are.same({ "dify-mock", "dify-mock" }, call("tls", nil, "&verify=1&base=" .. good))
+    local refused = call("tls", nil, "&verify=1&base=" .. other)
+    assert.are.equal("tls", refused[1].kind)
+    assert.matches("host", refused[1].message)
+    assert.are.equal("tls", refused[2].kind)
+    assert.are.same({ "dify-mock", "dify-mock" }, call("tls", nil, "&verify=0&base=" .. other))
+  end)
+
+  it("uses libcurl in init_by_lua, where blocking is harmless", function()
+    local status, body = browser.fetch(web.port, "/init-result")
+    assert.are.equal(200, status)
+    assert.are.same({ phase = "init", name = "dify-mock" }, mock.json.decode(body))
+  end)
+
+  it("refuses to call Dify in the log phase instead of blocking", function()
+    assert.are.equal(200, (browser.fetch(web.port, "/log-phase")))
+    local line
+    for _ = 1, 100 do
+      line = web.error_log():match("log phase call: ([^\n]*)")
+      if line then break end
+      require("socket").sleep(0.05)
+    end
+    assert.matches("cannot call Dify in nginx's log phase", line, 1, true)
   end)
 
   it("never shows the API key in errors", function()
