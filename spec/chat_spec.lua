@@ -251,28 +251,6 @@ describe("chat", function()
       closing:close()
     end)
 
-    it("closes the connection when the loop is left by break", function()
-      local values = table.pack(client:chat_stream{ query = "a b c d e f g" })
-      local stream = values[1]
-      local seen = 0
-      for _ in table.unpack(values, 1, 4) do
-        seen = seen + 1
-        if seen == 2 then break end
-      end
-      assert.equal(2, seen)
-      assert.is_false(stream._core:is_open())
-    end)
-
-    it("closes the connection when the loop is left by an error", function()
-      local values = table.pack(client:chat_stream{ query = "a b c d e f g" })
-      local stream = values[1]
-      local ok = pcall(function()
-        for _ in table.unpack(values, 1, 4) do error("caller gave up") end
-      end)
-      assert.is_false(ok)
-      assert.is_false(stream._core:is_open())
-    end)
-
     it("can be closed by hand and by the collector", function()
       local stream = assert(client:chat_stream{ query = "a b c" })
       stream:close()

@@ -7,7 +7,7 @@ local function run_example(srv, name, args)
   local command = ("DIFY_BASE_URL=%q DIFY_API_KEY=app-example-key %s examples/%s %s 2>&1; echo \"exit:$?\"")
     :format(srv.url, LUA, name, args or "")
   local pipe = assert(io.popen(command))
-  local output = pipe:read("a")
+  local output = pipe:read("*a")
   pipe:close()
   local status = tonumber(output:match("exit:(%d+)%s*$"))
   return status, output

@@ -32,6 +32,10 @@ errors.kinds = {
 -- @treturn table the error
 function errors.new(fields)
   assert(errors.kinds[fields.kind], "unknown error kind")
+  -- A status decoded from JSON is a float on Lua 5.3+; keep "HTTP 404", not "HTTP 404.0".
+  if math.tointeger and type(fields.status) == "number" then
+    fields.status = math.tointeger(fields.status) or fields.status
+  end
   return setmetatable(fields, Error)
 end
 

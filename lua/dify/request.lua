@@ -31,15 +31,25 @@ function request.mime_type(filename)
   return ext and MIME_TYPES[ext:lower()] or "application/octet-stream"
 end
 
+-- Numbers that hold an integer print without a fraction on every Lua: JSON
+-- numbers decode to floats on 5.3+, where tostring(2.0) is "2.0", which Dify
+-- rejects as a page number or id.
+local function to_text(value)
+  if type(value) == "number" and value == math.floor(value) and math.abs(value) < 2 ^ 53 then
+    return ("%.0f"):format(value)
+  end
+  return tostring(value)
+end
+
 --- Percent-encodes a string for a query or a single path segment.
 function request.escape(value)
-  return (tostring(value):gsub("[^%w%-%._~]", function(c)
+  return (to_text(value):gsub("[^%w%-%._~]", function(c)
     return ("%%%02X"):format(c:byte())
   end))
 end
 
 local function path_segment(value)
-  local text = tostring(value)
+  local text = to_text(value)
   -- "." and ".." would be folded away by URL normalisation: keep them one segment.
   if text:match("^%.+$") then return (text:gsub("%.", "%%2E")) end
   return request.escape(text)
