@@ -167,9 +167,7 @@ local function drive_stream(stream, options, on_event)
   error(err, 0)
 end
 
----------------------------------------------------------------------------
--- chat
----------------------------------------------------------------------------
+-- The chat command.
 
 commands.chat = {
   summary = "stream a chat app's answer",
@@ -217,9 +215,7 @@ Options:
   end,
 }
 
----------------------------------------------------------------------------
--- upload
----------------------------------------------------------------------------
+-- The upload command.
 
 commands.upload = {
   summary = "upload a file",
@@ -261,9 +257,7 @@ Options:
   end,
 }
 
----------------------------------------------------------------------------
--- run-workflow
----------------------------------------------------------------------------
+-- The run-workflow command.
 
 commands["run-workflow"] = {
   summary = "run a workflow app",
@@ -317,9 +311,7 @@ Options:
   end,
 }
 
----------------------------------------------------------------------------
--- conversations
----------------------------------------------------------------------------
+-- The conversations command.
 
 local function iso_time(seconds)
   if type(seconds) ~= "number" then return "-" end
@@ -372,9 +364,7 @@ Options:
   end,
 }
 
----------------------------------------------------------------------------
--- tts
----------------------------------------------------------------------------
+-- The tts command.
 
 commands.tts = {
   summary = "text to speech",
@@ -418,9 +408,7 @@ Options:
   end,
 }
 
----------------------------------------------------------------------------
--- main
----------------------------------------------------------------------------
+-- Dispatch.
 
 local function merged_options(command)
   local spec = {}
