@@ -148,14 +148,14 @@ local function check_required(route, fields, level)
 end
 
 -- Builds the core request for a route; raises on the caller's mistakes.
-function Client:_prepare(route, fields, level)
+function Client:_prepare(route, fields, level, template)
   level = level + 1
   check_required(route, fields, level)
   check_headers(fields.headers, level)
   local api_key = fields.api_key or secrets[self]
   if api_key == nil then error(route.name .. ": no api_key (dify.new{api_key=} or DIFY_API_KEY)", level) end
   check_header_text("api_key", api_key, level)
-  local path, used = request.path(route, fields, level)
+  local path, used = request.path(route, fields, level, template)
   local payload = request.payload(route, fields, used)
   if route.user then
     local user = fields.user or self.user
@@ -168,7 +168,7 @@ function Client:_prepare(route, fields, level)
 
   local req = {
     method = route.method,
-    url = self.base_url .. path,
+    url = (route.root and self.base_url:match("^(https?://[^/]+)") or self.base_url) .. path,
     headers = self:_headers(route, fields, api_key, route.stream),
     timeout = fields.timeout,
     on_progress = fields.on_progress,
@@ -186,8 +186,18 @@ function Client:_prepare(route, fields, level)
   return req, api_key
 end
 
+local function server_version(status, headers, body)
+  local decoded = json.decode(body)
+  local version = headers["x-version"]
+  if not version and type(decoded) == "table" and type(decoded.version) == "string" then
+    version = decoded.version
+  end
+  return { status = status, version = version }
+end
+
 local function decode_result(route, status, headers, body)
   if route.result == "ok" then return true end
+  if route.result == "version" then return server_version(status, headers, body) end
   if route.result == "bytes" then return body end
   if route.result == "file" then return body, headers["content-type"] end
   if body == "" then return true end
@@ -219,8 +229,19 @@ end
 -- Sends a blocking call; returns the result, or nil and an error.
 function Client:_call(route, fields, level)
   level = (level or 1) + 1
+  local result, err = self:_send(route, fields, level)
+  if not result and route.legacy_path and err.status == 404 then
+    -- Older servers spell some routes with underscores.
+    local legacy, legacy_err = self:_send(route, fields, level, route.legacy_path)
+    if legacy or legacy_err.status ~= 404 then return legacy, legacy_err end
+  end
+  return result, err
+end
+
+function Client:_send(route, fields, level, template)
+  level = level + 1
   check_output(route, fields, level)
-  local req, api_key = self:_prepare(route, fields, level)
+  local req, api_key = self:_prepare(route, fields, level, template)
   -- Written beside the target and renamed on success: a failure leaves no half file.
   local final_path = type(fields.output) == "string" and fields.output or nil
   if final_path then
@@ -262,7 +283,7 @@ function Client:_open_stream(route, fields, level)
     end
     return nil, errors.redact(errors.from_response(status, headers, body), api_key)
   end
-  local stream = Stream.new(self, body, route)
+  local stream = Stream.new(self, body, route, fields.after)
   return stream, nil, nil, stream
 end
 
@@ -294,6 +315,46 @@ for _, route in ipairs(routes.list) do
     Client[route.name] = function(self, ...)
       return self:_call(route, fields_from_args(route, ...), 2)
     end
+  end
+end
+
+--- Waits until every document of an indexing batch is indexed.
+-- Polls `indexing_status` every `interval` seconds (default 1) for at most
+-- `timeout` seconds (default 300).
+-- @tparam string dataset_id
+-- @tparam string batch the `batch` returned by a create or update call
+-- @tparam[opt] table opts `timeout`, `interval`, and `sleep` (a function of seconds)
+-- @treturn table the final statuses (`indexing_status` of each document), or nil and an error
+-- (`kind = "api"`, `code = "indexing_error"` when a document failed; `kind = "timeout"`,
+-- `which = "indexing"` when time ran out)
+function Client:wait_indexed(dataset_id, batch, opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("wait_indexed: opts must be a table", 2) end
+  local timeout, interval = opts.timeout or 300, opts.interval or 1
+  if type(timeout) ~= "number" or type(interval) ~= "number" or interval < 0 then
+    error("wait_indexed: timeout and interval must be numbers of seconds", 2)
+  end
+  local sleep = opts.sleep or core.sleep
+  local deadline = core.now() + timeout
+  while true do
+    local status, err = self:indexing_status(dataset_id, batch)
+    if not status then return nil, err end
+    local documents = status.data or {}
+    local pending = #documents == 0
+    for _, doc in ipairs(documents) do
+      if doc.indexing_status == "error" then
+        return nil, errors.new{ kind = "api", code = "indexing_error",
+          message = ("document %s failed to index: %s"):format(tostring(doc.id), tostring(doc.error)) }
+      elseif doc.indexing_status ~= "completed" then
+        pending = true
+      end
+    end
+    if not pending then return documents end
+    if core.now() + interval > deadline then
+      return nil, errors.new{ kind = "timeout", which = "indexing",
+        message = ("batch %s not indexed after %g s"):format(tostring(batch), timeout) }
+    end
+    sleep(interval)
   end
 end
 

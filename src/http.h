@@ -56,6 +56,9 @@ typedef struct dify_response {
     int is_event_stream;
 } dify_response;
 
+/* Milliseconds on a monotonic clock: for timeouts, never for dates. */
+long long dify_now_ms(void);
+
 void dify_response_init(dify_response *res);
 void dify_response_free(dify_response *res);
 

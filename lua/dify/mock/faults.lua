@@ -18,6 +18,8 @@
 --   html:CODE            answer CODE with an HTML page (proxy error)
 --   retry_after:N        add `Retry-After: N` (implies status 429 if none given)
 --   big:N                the answer is N bytes (one message event when streaming)
+--   indexing:STATUS      indexing-status reports every document in STATUS
+--   old_server           the hyphenated create-by/update-by routes are unknown (404)
 
 local http = require("dify.mock.http")
 local json = require("dify.mock.json")
@@ -29,6 +31,7 @@ local NUMERIC = { ping = true, stall = true, drip = true, big = true, html = tru
 local FLAGS = {
   split1 = true, crlf = true, cr = true, comment = true, bom = true,
   close_mid = true, no_terminal = true, error_event = true, bad_json = true,
+  old_server = true,
 }
 local DEFAULTS = { ping = 1, stall = 1, drip = 50, html = 502 }
 
@@ -50,6 +53,8 @@ function faults.parse(header)
       local code, dify_code = arg:match("^(%d%d%d):?(.*)$")
       active.status = tonumber(code) or 500
       active.status_code = dify_code ~= "" and dify_code or nil
+    elseif name == "indexing" then
+      active.indexing = arg ~= "" and arg or "waiting"
     elseif name == "retry_after" then
       active.retry_after = arg ~= "" and arg or "1"
     end
