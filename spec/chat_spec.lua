@@ -89,7 +89,7 @@ describe("chat", function()
     end)
 
     it("returns a network error when nothing listens", function()
-      local dead = dify.new{ base_url = support.dead_url(), api_key = "app-x", user = "u" }
+      local dead = dify.new{ base_url = support.dead_url(), api_key = "app-x", user = "u", retries = 0 }
       local answer, err = dead:chat{ query = "q" }
       assert.is_nil(answer)
       assert.equal("network", err.kind)

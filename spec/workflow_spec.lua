@@ -139,7 +139,7 @@ describe("client:probe", function()
 
   it("returns a network error when the server is down", function()
     local dify = require("dify")
-    local info, err = dify.new{ base_url = support.dead_url(), api_key = "app-x" }:probe()
+    local info, err = dify.new{ base_url = support.dead_url(), api_key = "app-x", retries = 0 }:probe()
     assert.is_nil(info)
     assert.equal("network", err.kind)
   end)

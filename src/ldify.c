@@ -206,6 +206,7 @@ static void read_request(lua_State *L, int t, request_args *a) {
     if (!a->req.method || !a->req.url) luaL_error(L, "request needs method and url");
     a->req.body = field_string(L, t, "body", &a->req.body_len);
     a->req.timeout_ms = field_ms(L, t, "timeout", -1);
+    a->req.first_event_timeout_ms = field_ms(L, t, "first_event_timeout", 0);
     read_headers(L, t, &a->req);
     read_parts(L, t, &a->req);
     lua_getfield(L, t, "output");

@@ -8,6 +8,7 @@ local request = {}
 local CONTROL = {
   api_key = true, user = true, output = true, on_progress = true, timeout = true, headers = true,
   after = true, -- events of a re-opened stream already seen
+  first_event_timeout = true, retries = true,
 }
 -- Fields that name the file of a multipart call.
 local FILE_SOURCE = { path = true, data = true, filename = true, mime_type = true }

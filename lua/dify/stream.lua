@@ -80,6 +80,7 @@ function Stream:next()
         end
         if ev.event == self._route.terminal then self._terminal_seen = true end
         self.delivered = self.delivered + 1
+        self._client:_hook("on_event", { event = ev.event, bytes = #data, index = self.delivered })
         if self.delivered > self._skip then return ev end
       end
     end
