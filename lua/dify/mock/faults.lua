@@ -79,7 +79,9 @@ end
 
 -- {"event":"message","answer":"compressed hello",...} gzipped with mtime 0, so that a
 -- client's decoding is tested against bytes no Lua code here produced.
+-- luacheck: push no max line length
 local GZIPPED_ANSWER = "\31\139\8\0\0\0\0\0\2\255\77\140\65\10\128\48\12\4\191\34\57\235\7\252\140\132\54\212\162\77\164\41\21\20\255\110\4\169\30\119\118\152\19\168\18\23\24\33\145\42\6\130\30\144\117\167\108\200\73\218\178\97\242\221\76\235\42\246\57\225\74\89\177\68\225\41\122\147\194\49\252\161\57\111\169\221\95\185\160\46\13\63\3\174\27\125\164\228\130\129\0\0\0"
+-- luacheck: pop
 
 local DIFY_CODES = {
   [400] = "invalid_param", [401] = "unauthorized", [403] = "forbidden",
