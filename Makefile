@@ -51,7 +51,7 @@ test: deps
 	  $(BUSTED) --lua=$(LUA) $(BUSTED_ARGS) spec
 
 lint:
-	$(LUACHECK) lua spec examples bin/dify-mock
+	$(LUACHECK) lua spec examples bin/dify-mock bin/dify
 	clang-format --dry-run --Werror src/*.c src/*.h
 
 format:

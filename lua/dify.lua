@@ -13,6 +13,7 @@ local errors = require("dify.errors")
 local json = require("dify.json")
 local pager = require("dify.pager")
 local request = require("dify.request")
+local retry = require("dify.retry")
 local routes = require("dify.routes")
 local Stream = require("dify.stream")
 
@@ -67,8 +68,11 @@ end
 --  `base_url` (default env `DIFY_BASE_URL`, else https://api.dify.ai/v1),
 --  `api_key` (default env `DIFY_API_KEY`), `user` (default end-user id),
 --  `timeout` (60), `connect_timeout` (10), `idle_timeout` (300) in seconds,
---  `headers` (extra headers), `proxy`, `ca_file`, `verify_tls` (true),
---  `max_body_size`, `max_event_size` (bytes).
+--  `first_event_timeout` (streams; none), `headers` (extra headers), `proxy`,
+--  `ca_file`, `verify_tls` (true), `max_body_size`, `max_event_size` (bytes),
+--  `retries` (2), `max_retry_wait` (60 s), `retry_base_delay` (0.5 s),
+--  hooks `on_request`, `on_response`, `on_event`, `on_retry` (functions of one
+--  info table; never given the API key), and `sleep` (how to wait between retries).
 -- @treturn table the client
 function dify.new(opts)
   if opts ~= nil and type(opts) ~= "table" then error("dify.new: opts must be a table", 2) end
@@ -114,10 +118,26 @@ function dify.new(opts)
   end
   session = session or curl_session()
 
+  local hooks = {}
+  for _, name in ipairs{ "on_request", "on_response", "on_event", "on_retry" } do
+    if opts[name] ~= nil and type(opts[name]) ~= "function" then
+      error("dify.new: " .. name .. " must be a function", 2)
+    end
+    hooks[name] = opts[name]
+  end
+  for _, key in ipairs{ "retries", "max_retry_wait", "retry_base_delay", "first_event_timeout" } do
+    check_number(opts, key, 2)
+  end
+  if opts.sleep ~= nil and type(opts.sleep) ~= "function" then error("dify.new: sleep must be a function", 2) end
+
   local client = setmetatable({
     base_url = (base_url:gsub("/+$", "")),
     user = opts.user,
     headers = opts.headers or {},
+    hooks = hooks,
+    first_event_timeout = opts.first_event_timeout,
+    _retry = retry.policy(opts),
+    _sleep = opts.sleep or (session.sleep and function(s) session:sleep(s) end) or core.sleep,
     _session = session,
   }, Client)
   secrets[client] = api_key
@@ -157,14 +177,14 @@ local function check_required(route, fields, level)
 end
 
 -- Builds the core request for a route; raises on the caller's mistakes.
-function Client:_prepare(route, fields, level)
+function Client:_prepare(route, fields, level, template)
   level = level + 1
   check_required(route, fields, level)
   check_headers(fields.headers, level)
   local api_key = fields.api_key or secrets[self]
   if api_key == nil then error(route.name .. ": no api_key (dify.new{api_key=} or DIFY_API_KEY)", level) end
   check_header_text("api_key", api_key, level)
-  local path, used = request.path(route, fields, level)
+  local path, used = request.path(route, fields, level, template)
   local payload = request.payload(route, fields, used)
   if route.user then
     local user = fields.user or self.user
@@ -177,7 +197,7 @@ function Client:_prepare(route, fields, level)
 
   local req = {
     method = route.method,
-    url = self.base_url .. path,
+    url = (route.root and self.base_url:match("^(https?://[^/]+)") or self.base_url) .. path,
     headers = self:_headers(route, fields, api_key, route.stream),
     timeout = fields.timeout,
     on_progress = fields.on_progress,
@@ -192,14 +212,28 @@ function Client:_prepare(route, fields, level)
     if not body then error(route.name .. ": cannot encode the request as JSON: " .. why, level) end
     req.body = body
   end
-  return req, api_key
+  req.retries = fields.retries
+  return req, api_key, path
+end
+
+local function server_version(status, headers, body)
+  local decoded = json.decode(body)
+  local version = headers["x-version"]
+  if not version and type(decoded) == "table" and type(decoded.version) == "string" then
+    version = decoded.version
+  end
+  return { status = status, version = version }
 end
 
 local function decode_result(route, status, headers, body)
   if route.result == "ok" then return true end
+  if route.result == "version" then return server_version(status, headers, body) end
   if route.result == "bytes" then return body end
   if route.result == "file" then return body, headers["content-type"] end
-  if body == "" then return true end
+  if body == "" then
+    if status == 204 then return true end
+    return nil, errors.new{ kind = "decode", status = status, message = "empty response body" }
+  end
   local value, why = json.decode(body)
   if value == nil then
     return nil, errors.new{ kind = "decode", status = status,
@@ -228,23 +262,74 @@ end
 -- Sends a blocking call; returns the result, or nil and an error.
 function Client:_call(route, fields, level)
   level = (level or 1) + 1
+  local result, err = self:_send(route, fields, level)
+  if not result and route.legacy_path and err.status == 404 then
+    -- Older servers spell some routes with underscores.
+    local legacy, legacy_err = self:_send(route, fields, level, route.legacy_path)
+    if legacy or legacy_err.status ~= 404 then return legacy, legacy_err end
+  end
+  return result, err
+end
+
+-- Sends a request through the transport (`send` is "request" or "stream"),
+-- retrying as the policy allows, with the hooks told of every attempt.
+-- Returns status, headers, body on a 2xx answer, or nil and the error.
+function Client:_exchange(send, req, api_key, path, may_retry)
+  local policy = self._retry
+  if req.retries ~= nil then policy = { retries = req.retries, base_delay = policy.base_delay,
+    max_wait = policy.max_wait } end
+  local attempt = 0
+  while true do
+    attempt = attempt + 1
+    self:_hook("on_request", { method = req.method, path = path, attempt = attempt,
+      bytes = req.body and #req.body or nil })
+    local started = core.now()
+    local status, headers, body, which, sent = self._session[send](self._session, req)
+    local err
+    if not status then
+      err = errors.redact(errors.transport(headers, body, which, sent), api_key)
+    elseif status < 200 or status > 299 then
+      err = errors.redact(errors.from_response(status, headers, body), api_key)
+    end
+    self:_hook("on_response", { method = req.method, path = path, attempt = attempt, status = status,
+      duration = core.now() - started, bytes = type(body) == "string" and #body or nil,
+      error = err and err.kind or nil })
+    if not err then return status, headers, body end
+    local wait = (not may_retry or may_retry()) and retry.delay(policy, req.method, err, attempt)
+    if not wait then return nil, err end
+    self:_hook("on_retry", { method = req.method, path = path, attempt = attempt, wait = wait, error = err })
+    self._sleep(wait)
+  end
+end
+
+function Client:_hook(name, info)
+  local hook = self.hooks[name]
+  if hook then hook(info) end
+end
+
+function Client:_send(route, fields, level, template)
+  level = level + 1
   check_output(route, fields, level)
-  local req, api_key = self:_prepare(route, fields, level)
+  local req, api_key, path = self:_prepare(route, fields, level, template)
   -- Written beside the target and renamed on success: a failure leaves no half file.
   local final_path = type(fields.output) == "string" and fields.output or nil
+  local delivered = false
   if final_path then
     req.output = final_path .. ".part"
-  else
-    req.output = fields.output
+  elseif fields.output then
+    -- Chunks a function has seen cannot be taken back: no retry after the first.
+    local deliver = fields.output
+    req.output = function(chunk)
+      delivered = true
+      return deliver(chunk)
+    end
   end
-  local status, headers, body, which, sent = self._session:request(req)
+  local status, headers, body = self:_exchange("request", req, api_key, path, function()
+    return not delivered
+  end)
   if not status then
     if final_path then os.remove(req.output) end
-    return nil, errors.redact(errors.transport(headers, body, which, sent), api_key)
-  end
-  if status < 200 or status > 299 then
-    if final_path then os.remove(req.output) end
-    return nil, errors.redact(errors.from_response(status, headers, body), api_key)
+    return nil, headers
   end
   if final_path then
     local ok, why = os.rename(req.output, final_path)
@@ -259,19 +344,15 @@ end
 -- Opens a stream; returns the stream (as iterator and closing value), or nil and an error.
 function Client:_open_stream(route, fields, level)
   level = (level or 1) + 1
-  local req, api_key = self:_prepare(route, fields, level)
-  local status, headers, body, which, sent = self._session:stream(req)
-  if not status then
-    return nil, errors.redact(errors.transport(headers, body, which, sent), api_key)
-  end
+  local req, api_key, path = self:_prepare(route, fields, level)
+  req.first_event_timeout = fields.first_event_timeout or self.first_event_timeout
+  local status, headers, body = self:_exchange("stream", req, api_key, path)
+  if not status then return nil, headers end
   if type(body) == "string" then
-    if status >= 200 and status <= 299 then
-      return nil, errors.new{ kind = "protocol", status = status,
-        message = "expected an event stream, got " .. tostring(headers["content-type"]) }
-    end
-    return nil, errors.redact(errors.from_response(status, headers, body), api_key)
+    return nil, errors.new{ kind = "protocol", status = status,
+      message = "expected an event stream, got " .. tostring(headers["content-type"]) }
   end
-  local stream = Stream.new(self, body, route, { user = fields.user, api_key = fields.api_key })
+  local stream = Stream.new(self, body, route, fields.after, { user = fields.user, api_key = fields.api_key })
   return stream, nil, nil, stream
 end
 
@@ -310,6 +391,46 @@ end
 -- content handler (see `dify.relay` in docs/openresty.md).
 function dify.relay(stream, opts)
   return require("dify.relay").relay(stream, opts)
+end
+
+--- Waits until every document of an indexing batch is indexed.
+-- Polls `indexing_status` every `interval` seconds (default 1) for at most
+-- `timeout` seconds (default 300).
+-- @tparam string dataset_id
+-- @tparam string batch the `batch` returned by a create or update call
+-- @tparam[opt] table opts `timeout`, `interval`, and `sleep` (a function of seconds)
+-- @treturn table the final statuses (`indexing_status` of each document), or nil and an error
+-- (`kind = "api"`, `code = "indexing_error"` when a document failed; `kind = "timeout"`,
+-- `which = "indexing"` when time ran out)
+function Client:wait_indexed(dataset_id, batch, opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("wait_indexed: opts must be a table", 2) end
+  local timeout, interval = opts.timeout or 300, opts.interval or 1
+  if type(timeout) ~= "number" or type(interval) ~= "number" or interval < 0 then
+    error("wait_indexed: timeout and interval must be numbers of seconds", 2)
+  end
+  local sleep = opts.sleep or self._sleep -- the transport's (ngx.sleep inside nginx)
+  local deadline = core.now() + timeout
+  while true do
+    local status, err = self:indexing_status(dataset_id, batch)
+    if not status then return nil, err end
+    local documents = status.data or {}
+    local pending = #documents == 0
+    for _, doc in ipairs(documents) do
+      if doc.indexing_status == "error" then
+        return nil, errors.new{ kind = "api", code = "indexing_error",
+          message = ("document %s failed to index: %s"):format(tostring(doc.id), tostring(doc.error)) }
+      elseif doc.indexing_status ~= "completed" then
+        pending = true
+      end
+    end
+    if not pending then return documents end
+    if core.now() + interval > deadline then
+      return nil, errors.new{ kind = "timeout", which = "indexing",
+        message = ("batch %s not indexed after %g s"):format(tostring(batch), timeout) }
+    end
+    sleep(interval)
+  end
 end
 
 --- Iterates the items of every page of a list call.

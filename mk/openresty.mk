@@ -13,3 +13,11 @@ openresty-test: openresty-deps
 openresty-demo: openresty-deps
 	@$(MAKE) --no-print-directory LUA=luajit all
 	@sh scripts/openresty-demo
+
+# The nginx transport's modules (dify.relay is in lua/dify/ and goes with the rest).
+.PHONY: install-openresty
+install: install-openresty
+
+install-openresty:
+	mkdir -p $(DESTDIR)$(INSTALL_LMOD)/dify/ngx
+	cp lua/dify/ngx/*.lua $(DESTDIR)$(INSTALL_LMOD)/dify/ngx/

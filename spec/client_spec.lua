@@ -55,7 +55,7 @@ describe("the API key", function()
     end
     try(support.client(srv, { api_key = key, headers = { ["X-Mock-Fault"] = "status:500" } }), { query = "q" })
     try(support.client(srv, { api_key = key, headers = { ["X-Mock-Fault"] = "html:502" } }), { query = "q" })
-    try(dify.new{ base_url = support.dead_url(), api_key = key, user = "u" }, { query = "q" })
+    try(dify.new{ base_url = support.dead_url(), api_key = key, user = "u", retries = 0 }, { query = "q" })
     try(support.client(srv, { api_key = key }), { query = "q", conversation_id = "missing" })
     local stream = assert(support.client(srv, { api_key = key, headers = { ["X-Mock-Fault"] = "error_event" } })
       :chat_stream{ query = "a b" })

@@ -3,11 +3,11 @@ local support = require("spec.support")
 
 local LUA = os.getenv("DIFY_LUA") or "lua5.4"
 
-local function run_example(srv, name, args)
-  local command = ("DIFY_BASE_URL=%q DIFY_API_KEY=app-example-key %s examples/%s %s 2>&1; echo \"exit:$?\"")
-    :format(srv.url, LUA, name, args or "")
+local function run_example(srv, name, args, key)
+  local command = ("DIFY_BASE_URL=%q DIFY_API_KEY=%s %s examples/%s %s 2>&1; echo \"exit:$?\"")
+    :format(srv.url, key or "app-example-key", LUA, name, args or "")
   local pipe = assert(io.popen(command))
-  local output = pipe:read("a")
+  local output = pipe:read("*a")
   pipe:close()
   local status = tonumber(output:match("exit:(%d+)%s*$"))
   return status, output
@@ -25,14 +25,16 @@ describe("examples", function()
     ["files.lua"] = { says = "downloaded to" },
     ["audio.lua"] = { says = "transcript: transcribed" },
     ["annotations.lua"] = { says = "annotation reply: completed" },
+    ["workflow.lua"] = { args = '"flow"', says = "blocking run succeeded" },
+    ["knowledge_base.lua"] = { says = "deleted dataset", key = "dataset-example-key" },
   }
 
   for name, expected in pairs(expectations) do
     it(name .. " runs", function()
-      local status, output = run_example(srv, name, expected.args)
+      local status, output = run_example(srv, name, expected.args, expected.key)
       assert.equal(0, status, output)
       assert.matches(expected.says, output, 1, true)
-      assert.not_matches("app%-example%-key", output)
+      assert.not_matches("example%-key", output)
     end)
   end
 

@@ -62,7 +62,7 @@ end
 local function process_running(pid)
   local stat = io.open("/proc/" .. pid .. "/stat")
   if stat then
-    local line = stat:read("l") or ""
+    local line = stat:read("*l") or ""
     stat:close()
     return not line:match("^%d+ %b() Z")
   end
@@ -91,8 +91,8 @@ function mock.start(options)
   local command = ("echo $$; exec lua5.4 %s --host %s --port 0 --parent $PPID%s </dev/null"):format(
     shell_quote(mock.script), shell_quote(host), options.verbose and " --verbose" or "")
   local pipe = assert(io.popen(command, "r"))
-  local pid = tonumber(pipe:read("l"))
-  local banner = pipe:read("l")
+  local pid = tonumber(pipe:read("*l"))
+  local banner = pipe:read("*l")
   local base = banner and banner:match("^dify%-mock listening on (http://%S+)/v1$")
   if not pid or not base then
     if pid then

@@ -130,6 +130,46 @@ describe("the SSE parser", function()
     assert.same({ { data = ("x"):rep(10) } }, parser:feed("data: " .. ("x"):rep(10) .. "\n\n"))
   end)
 
+  it("accepts an event exactly at the maximum size when it arrives in pieces", function()
+    local parser = core.sse_parser(10)
+    assert.same({}, parser:feed("data: 01234"))
+    assert.same({}, parser:feed("56789"))
+    assert.same({ { data = "0123456789" } }, parser:feed("\n\n"))
+  end)
+
+  it("neither keeps nor counts comments and unknown fields, however they are split", function()
+    local text = ": " .. ("c"):rep(5000) .. "\nx-unknown-field: " .. ("u"):rep(5000) .. "\ndata: ok\n\n"
+    assert.same({ { data = "ok" } }, parse_whole(text, 64))
+    assert.same({ { data = "ok" } }, parse_in_pieces(text, { 3, 100, 4000, 5003, 5020, 9000 }, 64))
+  end)
+
+  it("fails or succeeds alike whether a stream comes whole or in pieces", function()
+    math.randomseed(7)
+    local fields = { "data: ", "data:", "event: ", "id: ", ": ", "retry: ", "x: ", "data" }
+    local ends = { "\n", "\r\n", "\r", "\n\n" }
+    local function outcome(parse)
+      local ok, events = pcall(parse)
+      return ok and events or "failed"
+    end
+    for _ = 1, 300 do
+      local pieces = {}
+      for _ = 1, math.random(1, 12) do
+        pieces[#pieces + 1] = fields[math.random(#fields)] .. ("v"):rep(math.random(0, 40)) ..
+          ends[math.random(#ends)]
+      end
+      local text = table.concat(pieces)
+      local max = math.random(5, 60)
+      local cuts, at = {}, 0
+      while true do
+        at = at + math.random(1, 9)
+        if at >= #text then break end
+        cuts[#cuts + 1] = at
+      end
+      assert.same(outcome(function() return parse_whole(text, max) end),
+        outcome(function() return parse_in_pieces(text, cuts, max) end), text)
+    end
+  end)
+
   it("dispatches a last frame that lacks its blank line only at finish", function()
     local parser = core.sse_parser()
     assert.same({}, parser:feed("data: tail"))

@@ -13,8 +13,9 @@ end
 
 --- A client for the fake server; opts override the defaults.
 function support.client(srv, opts)
+  -- Retries stay on, as for users, but without real waiting.
   local o = { base_url = srv.url, api_key = support.API_KEY, user = "alice", timeout = 10,
-              connect_timeout = 5, idle_timeout = 10 }
+              connect_timeout = 5, idle_timeout = 10, retry_base_delay = 0.001 }
   for k, v in pairs(opts or {}) do o[k] = v end
   return dify.new(o)
 end
@@ -61,7 +62,7 @@ end
 function support.read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local text = f:read("a")
+  local text = f:read("*a")
   f:close()
   return text
 end

@@ -6,12 +6,14 @@
 #include <lua.h>
 
 #if LUA_VERSION_NUM < 502
-#define luaL_setfuncs(L, funcs, nup) luaL_register((L), NULL, (funcs))
-/* OpenResty's LuaJIT (luajit2) already has luaL_newlib. */
-#ifndef luaL_newlib
-#define luaL_newlib(L, funcs) (lua_newtable(L), luaL_register((L), NULL, (funcs)))
-#endif
 #define lua_rawlen(L, i) lua_objlen((L), (i))
+#endif
+
+/* LuaJIT 2.1 speaks 5.1 but already has these 5.2 helpers (luaL_newlib is its
+ * macro, so it marks them); plain 5.1 gets shims. */
+#if LUA_VERSION_NUM < 502 && !defined(luaL_newlib)
+#define luaL_setfuncs(L, funcs, nup) luaL_register((L), NULL, (funcs))
+#define luaL_newlib(L, funcs) (lua_newtable(L), luaL_register((L), NULL, (funcs)))
 static inline void *dify_testudata(lua_State *L, int i, const char *tname) {
     void *p = lua_touserdata(L, i);
     if (!p || !lua_getmetatable(L, i)) return NULL;

@@ -44,6 +44,8 @@ typedef struct dify_request {
     const dify_part *parts; /* multipart; must outlive a blocking call */
     size_t n_parts;
     long timeout_ms; /* < 0: the session's */
+    long
+        first_event_timeout_ms; /* streams: time allowed until the first event with data; 0: none */
     dify_sink_fn sink;
     dify_progress_fn progress;
     void *ctx;
@@ -55,6 +57,9 @@ typedef struct dify_response {
     dify_buf body;    /* what was not given to a sink */
     int is_event_stream;
 } dify_response;
+
+/* Milliseconds on a monotonic clock: for timeouts, never for dates. */
+long long dify_now_ms(void);
 
 void dify_response_init(dify_response *res);
 void dify_response_free(dify_response *res);

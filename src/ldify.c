@@ -5,10 +5,12 @@
  * runs, so a Lua error (including out of memory) never leaks it, and no Lua
  * error ever unwinds through libcurl: callbacks run Lua code protected and
  * keep its error until the transfer has returned. */
+#define _POSIX_C_SOURCE 200809L
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "compat.h"
 #include "event_queue.h"
@@ -204,6 +206,7 @@ static void read_request(lua_State *L, int t, request_args *a) {
     if (!a->req.method || !a->req.url) luaL_error(L, "request needs method and url");
     a->req.body = field_string(L, t, "body", &a->req.body_len);
     a->req.timeout_ms = field_ms(L, t, "timeout", -1);
+    a->req.first_event_timeout_ms = field_ms(L, t, "first_event_timeout", 0);
     read_headers(L, t, &a->req);
     read_parts(L, t, &a->req);
     lua_getfield(L, t, "output");
@@ -541,6 +544,25 @@ static int parser_gc(lua_State *L) {
     return 0;
 }
 
+/* ---- time, for polling loops in Lua (plain Lua has neither) ---- */
+
+static int core_now(lua_State *L) {
+    lua_pushnumber(L, (lua_Number)dify_now_ms() / 1000.0);
+    return 1;
+}
+
+static int core_sleep(lua_State *L) {
+    lua_Number seconds = luaL_checknumber(L, 1);
+    if (seconds > 0) {
+        struct timespec ts;
+        ts.tv_sec = (time_t)seconds;
+        ts.tv_nsec = (long)((seconds - (lua_Number)ts.tv_sec) * 1e9);
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
+    return 0;
+}
+
 /* ---- module ---- */
 
 static int core_version(lua_State *L) {
@@ -572,10 +594,9 @@ int luaopen_dify_core(lua_State *L) {
                                               {"__gc", parser_gc},
                                               {NULL, NULL}};
     static const luaL_Reg call_methods[] = {{"__gc", call_gc}, {NULL, NULL}};
-    static const luaL_Reg functions[] = {{"session", core_session},
-                                         {"sse_parser", core_sse_parser},
-                                         {"version", core_version},
-                                         {NULL, NULL}};
+    static const luaL_Reg functions[] = {{"session", core_session}, {"sse_parser", core_sse_parser},
+                                         {"version", core_version}, {"now", core_now},
+                                         {"sleep", core_sleep},     {NULL, NULL}};
     /* Reference counted by libcurl itself; never cleaned up, as other users may share it. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return luaL_error(L, "curl_global_init failed");

@@ -36,8 +36,72 @@ const char *dify_sse_strerror(int code) {
     }
 }
 
+/* What the event being built holds; a split line's value counts as it arrives. */
 static size_t pending_event_size(const dify_sse_parser *p) {
-    return p->data.len + p->direct_len + p->line.len + p->type.len;
+    return p->data.len + p->direct_len + p->type.len + p->id.len;
+}
+
+enum { LONGEST_KEPT_FIELD = 5 }; /* "event" */
+
+static int kept_field(const char *name, size_t len) {
+    return (len == 4 && memcmp(name, "data", 4) == 0) ||
+           (len == 5 && memcmp(name, "event", 5) == 0) || (len == 2 && memcmp(name, "id", 2) == 0);
+}
+
+static void forget_line(dify_sse_parser *p) {
+    p->line.len = 0;
+    p->line_value_at = 0;
+    p->skip_line = 0;
+}
+
+/* Keeps the start of a line whose end is in a later chunk. Comments and
+ * unknown fields are not kept at all, so memory stays within max_event_size
+ * whatever the stream holds, and where a stream is split never changes which
+ * events it gives (nor whether it fails). */
+static int keep_partial_line(dify_sse_parser *p, const char *bytes, size_t n) {
+    if (p->skip_line) return DIFY_SSE_OK;
+    if (p->line.len == 0 && bytes[0] == ':') {
+        p->skip_line = 1;
+        return DIFY_SSE_OK;
+    }
+    size_t value_at = p->line_value_at;
+    if (!value_at) {
+        const char *colon = memchr(bytes, ':', n);
+        size_t name_len = p->line.len + (colon ? (size_t)(colon - bytes) : n);
+        if (name_len > LONGEST_KEPT_FIELD) {
+            forget_line(p);
+            p->skip_line = 1;
+            return DIFY_SSE_OK;
+        }
+        if (colon) {
+            char name[LONGEST_KEPT_FIELD];
+            memcpy(name, p->line.data, p->line.len);
+            memcpy(name + p->line.len, bytes, name_len - p->line.len);
+            if (!kept_field(name, name_len)) {
+                forget_line(p);
+                p->skip_line = 1;
+                return DIFY_SSE_OK;
+            }
+            value_at = name_len + 1;
+        }
+    }
+    size_t total = p->line.len + n;
+    if (value_at && total > value_at) {
+        const char *first = p->line.data;
+        int space =
+            (value_at < p->line.len ? first[value_at] : bytes[value_at - p->line.len]) == ' ';
+        size_t value_len = total - value_at - (size_t)space;
+        /* An `event:` or `id:` value replaces the one before it. */
+        size_t replaced = 0;
+        char field0 = p->line.len ? first[0] : bytes[0];
+        if (field0 == 'e') replaced = p->type.len;
+        if (field0 == 'i') replaced = p->id.len;
+        if (pending_event_size(p) - replaced + value_len > p->max_event_size)
+            return DIFY_SSE_TOO_LARGE;
+    }
+    if (dify_buf_append(&p->line, bytes, n)) return DIFY_SSE_NOMEM;
+    p->line_value_at = value_at;
+    return DIFY_SSE_OK;
 }
 
 /* The zero-copy data line must not outlive the chunk it points into. */
@@ -153,18 +217,19 @@ static int feed_lines(dify_sse_parser *p, const char *bytes, size_t n, dify_sse_
         if (!eol) eol = no_more_lf ? NULL : lf;
 
         if (!eol) {
-            if (p->line.len + rest + pending_event_size(p) > p->max_event_size)
-                return DIFY_SSE_TOO_LARGE;
-            if (dify_buf_append(&p->line, start, rest)) return DIFY_SSE_NOMEM;
+            int rc = keep_partial_line(p, start, rest);
+            if (rc != DIFY_SSE_OK) return rc;
             break;
         }
 
         size_t seg = (size_t)(eol - start);
-        int rc;
-        if (p->line.len) {
+        int rc = DIFY_SSE_OK;
+        if (p->skip_line) {
+            forget_line(p);
+        } else if (p->line.len) {
             if (dify_buf_append(&p->line, start, seg)) return DIFY_SSE_NOMEM;
             size_t line_len = p->line.len;
-            p->line.len = 0; /* the line's bytes stay readable until the next append */
+            forget_line(p); /* the line's bytes stay readable until the next append */
             rc = process_line(p, p->line.data, line_len, 0, handler, ctx);
         } else {
             rc = process_line(p, start, seg, 1, handler, ctx);
@@ -212,11 +277,12 @@ int dify_sse_feed(dify_sse_parser *p, const char *bytes, size_t n, dify_sse_hand
 int dify_sse_finish(dify_sse_parser *p, dify_sse_handler handler, void *ctx) {
     if (p->failed) return DIFY_SSE_FAILED;
     int rc = DIFY_SSE_OK;
-    if (p->line.len) {
+    if (p->line.len && !p->skip_line) {
         size_t line_len = p->line.len;
-        p->line.len = 0;
+        forget_line(p);
         rc = process_line(p, p->line.data, line_len, 0, handler, ctx);
     }
+    forget_line(p);
     if (rc == DIFY_SSE_OK && p->has_data) rc = dispatch(p, handler, ctx);
     forget_frame(p);
     if (rc != DIFY_SSE_OK) p->failed = 1;

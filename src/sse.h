@@ -38,6 +38,8 @@ typedef struct dify_sse_parser {
     dify_buf id;
     const char *direct; /* a data line still inside the caller's chunk: not copied yet */
     size_t direct_len;
+    size_t line_value_at; /* where the buffered line's value starts; 0: no colon yet */
+    int skip_line;        /* the rest of this line is a comment or an unknown field */
     size_t max_event_size;
     size_t bom_matched;
     int bom_done;

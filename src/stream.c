@@ -12,6 +12,8 @@ struct dify_stream {
     dify_error err;
     dify_sse_parser sse;
     dify_event_queue queue;
+    long long first_event_deadline_ms; /* 0: none */
+    int saw_data_event;
     int finished;
 };
 
@@ -40,8 +42,16 @@ static void pump(dify_stream *st) {
         if (msg->msg == CURLMSG_DONE) finish(st, msg->data.result);
     }
     if (st->finished || !dify_event_queue_empty(&st->queue)) return;
+    long long now = dify_now_ms();
+    if (!st->saw_data_event && st->first_event_deadline_ms && now > st->first_event_deadline_ms) {
+        /* Pings keep a connection alive without bringing an answer any closer. */
+        st->finished = 1;
+        dify_error_set(&st->err, DIFY_ERR_TIMEOUT, "no event within first_event_timeout");
+        st->err.which = "first_event";
+        return;
+    }
     long long idle = st->t.idle_ms;
-    if (idle > 0 && dify_now_ms() - st->t.last_activity_ms > idle) {
+    if (idle > 0 && now - st->t.last_activity_ms > idle) {
         /* libcurl only calls the progress check while it has work; silence is ours to catch. */
         st->finished = 1;
         st->t.idle_fired = 1;
@@ -50,8 +60,11 @@ static void pump(dify_stream *st) {
         st->err.which = "idle";
         return;
     }
-    int wait_ms = idle > 0 && idle < 1000 ? (int)idle : 1000;
-    mc = curl_multi_poll(st->multi, NULL, 0, wait_ms, NULL);
+    long long wait_ms = idle > 0 && idle < 1000 ? idle : 1000;
+    if (!st->saw_data_event && st->first_event_deadline_ms &&
+        st->first_event_deadline_ms - now + 1 < wait_ms)
+        wait_ms = st->first_event_deadline_ms - now + 1;
+    mc = curl_multi_poll(st->multi, NULL, 0, (int)wait_ms, NULL);
     if (mc != CURLM_OK) {
         st->finished = 1;
         dify_error_set(&st->err, DIFY_ERR_NETWORK, "%s", curl_multi_strerror(mc));
@@ -91,6 +104,8 @@ dify_stream *dify_stream_open(dify_session *s, const dify_request *req, dify_err
     st->t.on_event = dify_event_queue_push;
     st->t.event_ctx = &st->queue;
     st->t.idle_ms = s->opts.idle_timeout_ms;
+    if (req->first_event_timeout_ms > 0)
+        st->first_event_deadline_ms = dify_now_ms() + req->first_event_timeout_ms;
 
     st->t.curl = curl_easy_init();
     st->multi = curl_multi_init();
@@ -131,7 +146,10 @@ int dify_stream_next(dify_stream *st, dify_sse_event *event, dify_error *err) {
         while (dify_event_queue_empty(&st->queue) && !st->finished)
             pump(st);
     }
-    if (dify_event_queue_pop(&st->queue, event)) return 1;
+    if (dify_event_queue_pop(&st->queue, event)) {
+        if (event->has_data) st->saw_data_event = 1;
+        return 1;
+    }
     if (st->err.kind != DIFY_OK) {
         *err = st->err;
         return -1;

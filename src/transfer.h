@@ -39,7 +39,6 @@ typedef struct transfer {
     char curl_message[CURL_ERROR_SIZE];
 } transfer;
 
-long long dify_now_ms(void);
 /* Configures t->curl for req. Returns 0, or -1 with *t->err set. */
 int transfer_setup(transfer *t, const dify_request *req, long timeout_ms);
 void transfer_cleanup(transfer *t);

@@ -32,6 +32,10 @@ errors.kinds = {
 -- @treturn table the error
 function errors.new(fields)
   assert(errors.kinds[fields.kind], "unknown error kind")
+  -- A status decoded from JSON is a float on Lua 5.3+; keep "HTTP 404", not "HTTP 404.0".
+  if math.tointeger and type(fields.status) == "number" then
+    fields.status = math.tointeger(fields.status) or fields.status
+  end
   return setmetatable(fields, Error)
 end
 
@@ -83,12 +87,24 @@ local function excerpt(body)
   return text
 end
 
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8,
+  Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
+
+-- Retry-After is delay seconds or an HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT").
 local function retry_after_seconds(value)
   if not value then return nil end
   local seconds = tonumber(value)
-  if seconds then return seconds end
-  return nil -- an HTTP date: left for the retry policy, which knows the clock
+  if seconds then return math.max(0, seconds) end
+  local day, month, year, hour, min, sec = value:match("^%a+, (%d+) (%a+) (%d+) (%d+):(%d+):(%d+) GMT$")
+  if not day or not MONTHS[month] then return nil end
+  local now = os.time()
+  -- os.time reads a table as local time; the offset turns the GMT date into the same clock.
+  local utc_offset = os.difftime(now, os.time(os.date("!*t", now)))
+  local at = os.time{ year = tonumber(year), month = MONTHS[month], day = tonumber(day),
+    hour = tonumber(hour), min = tonumber(min), sec = tonumber(sec), isdst = false }
+  return math.max(0, os.difftime(at + utc_offset, now))
 end
+errors.retry_after_seconds = retry_after_seconds
 
 --- An error for a non-2xx HTTP answer.
 -- @tparam number status the HTTP status

@@ -7,6 +7,8 @@ local request = {}
 -- Fields that steer the call and are never sent to Dify.
 local CONTROL = {
   api_key = true, user = true, output = true, on_progress = true, timeout = true, headers = true,
+  after = true, -- events of a re-opened stream already seen
+  first_event_timeout = true, retries = true,
 }
 -- Fields that name the file of a multipart call.
 local FILE_SOURCE = { path = true, data = true, filename = true, mime_type = true }
@@ -31,15 +33,25 @@ function request.mime_type(filename)
   return ext and MIME_TYPES[ext:lower()] or "application/octet-stream"
 end
 
+-- Numbers that hold an integer print without a fraction on every Lua: JSON
+-- numbers decode to floats on 5.3+, where tostring(2.0) is "2.0", which Dify
+-- rejects as a page number or id.
+local function to_text(value)
+  if type(value) == "number" and value == math.floor(value) and math.abs(value) < 2 ^ 53 then
+    return ("%.0f"):format(value)
+  end
+  return tostring(value)
+end
+
 --- Percent-encodes a string for a query or a single path segment.
 function request.escape(value)
-  return (tostring(value):gsub("[^%w%-%._~]", function(c)
+  return (to_text(value):gsub("[^%w%-%._~]", function(c)
     return ("%%%02X"):format(c:byte())
   end))
 end
 
 local function path_segment(value)
-  local text = tostring(value)
+  local text = to_text(value)
   -- "." and ".." would be folded away by URL normalisation: keep them one segment.
   if text:match("^%.+$") then return (text:gsub("%.", "%%2E")) end
   return request.escape(text)
@@ -74,9 +86,13 @@ function request.query(fields)
 end
 
 --- Builds the path, raising a caller error when a path field is missing.
-function request.path(route, fields, level)
+function request.path(route, fields, level, template)
+  template = template or route.path
+  for field, alternative in pairs(route.path_when or {}) do
+    if fields[field] ~= nil and template == route.path then template = alternative end
+  end
   local used = {}
-  local path = route.path:gsub("{([%w_]+)}", function(name)
+  local path = template:gsub("{([%w_]+)}", function(name)
     local value = fields[name]
     if value == nil or value == "" or (type(value) ~= "string" and type(value) ~= "number") then
       error(("%s: %s must be a non-empty string"):format(route.name, name), level + 1)
@@ -123,6 +139,13 @@ function request.parts(route, fields, payload, level)
     { name = "file", path = path, data = data, filename = filename,
       content_type = fields.mime_type or request.mime_type(filename) },
   }
+  if route.form_json then
+    -- Dify's document uploads take their options as one JSON form field.
+    if next(payload) ~= nil then
+      parts[#parts + 1] = { name = route.form_json, data = assert(json.encode(payload)) }
+    end
+    return parts
+  end
   for _, key in ipairs(sorted_keys(payload)) do
     local value = payload[key]
     if type(value) == "table" then value = assert(json.encode(value)) end

@@ -17,6 +17,11 @@
 --  * `paging`: how `client:each` walks it: "last_id", "first_id" or "page".
 --  * `stop`: for streams, the route that stops the run; `terminal`: the event
 --    that ends it.
+--  * `path_when`: another path to use when the named field is given.
+--  * `legacy_path`: the spelling older servers use, tried when the path is not found.
+--  * `form_json`: for multipart calls, the form field that carries every other
+--    field as one JSON object.
+--  * `root`: the path is relative to the server's root rather than the API base.
 -- @module dify.routes
 
 local routes = {
@@ -66,6 +71,125 @@ local routes = {
   { name = "annotation_reply_status", method = "GET",
     path = "/apps/annotation-reply/{action}/status/{job_id}", params = { "action", "job_id" },
     user = false },
+
+  -- Completion apps
+  { name = "complete", method = "POST", path = "/completion-messages", mode = "blocking" },
+  { name = "complete_stream", method = "POST", path = "/completion-messages", mode = "streaming",
+    stream = true, stop = "stop_completion", terminal = "message_end" },
+  { name = "stop_completion", method = "POST", path = "/completion-messages/{task_id}/stop",
+    params = { "task_id" } },
+
+  -- Workflow apps
+  { name = "run_workflow", method = "POST", path = "/workflows/run", mode = "blocking",
+    path_when = { workflow_id = "/workflows/{workflow_id}/run" } },
+  { name = "run_workflow_stream", method = "POST", path = "/workflows/run", mode = "streaming",
+    path_when = { workflow_id = "/workflows/{workflow_id}/run" },
+    stream = true, stop = "stop_workflow", terminal = "workflow_finished" },
+  { name = "workflow_events", method = "GET", path = "/workflow/{workflow_run_id}/events",
+    params = { "workflow_run_id" }, stream = true, stop = "stop_workflow", terminal = "workflow_finished" },
+  { name = "workflow_run", method = "GET", path = "/workflows/run/{workflow_run_id}",
+    params = { "workflow_run_id" }, user = false },
+  { name = "stop_workflow", method = "POST", path = "/workflows/tasks/{task_id}/stop", params = { "task_id" } },
+  { name = "workflow_logs", method = "GET", path = "/workflows/logs", user = false, paging = "page" },
+
+  -- Knowledge base (dataset key; no end user)
+  { name = "create_dataset", method = "POST", path = "/datasets", user = false,
+    required = { name = "string" } },
+  { name = "list_datasets", method = "GET", path = "/datasets", user = false, paging = "page" },
+  { name = "get_dataset", method = "GET", path = "/datasets/{dataset_id}", params = { "dataset_id" },
+    user = false },
+  { name = "update_dataset", method = "PATCH", path = "/datasets/{dataset_id}", params = { "dataset_id" },
+    user = false },
+  { name = "delete_dataset", method = "DELETE", path = "/datasets/{dataset_id}", params = { "dataset_id" },
+    user = false, result = "ok" },
+
+  { name = "create_document_by_text", method = "POST", path = "/datasets/{dataset_id}/document/create-by-text",
+    legacy_path = "/datasets/{dataset_id}/document/create_by_text",
+    params = { "dataset_id" }, user = false, required = { name = "string", text = "string" } },
+  { name = "create_document_by_file", method = "POST", path = "/datasets/{dataset_id}/document/create-by-file",
+    legacy_path = "/datasets/{dataset_id}/document/create_by_file",
+    params = { "dataset_id" }, user = false, send = "multipart", form_json = "data" },
+  { name = "update_document_by_text", method = "POST",
+    path = "/datasets/{dataset_id}/documents/{document_id}/update-by-text",
+    legacy_path = "/datasets/{dataset_id}/documents/{document_id}/update_by_text",
+    params = { "dataset_id", "document_id" }, user = false },
+  { name = "update_document_by_file", method = "POST",
+    path = "/datasets/{dataset_id}/documents/{document_id}/update-by-file",
+    legacy_path = "/datasets/{dataset_id}/documents/{document_id}/update_by_file",
+    params = { "dataset_id", "document_id" }, user = false, send = "multipart", form_json = "data" },
+  { name = "list_documents", method = "GET", path = "/datasets/{dataset_id}/documents",
+    params = { "dataset_id" }, user = false, paging = "page" },
+  { name = "get_document", method = "GET", path = "/datasets/{dataset_id}/documents/{document_id}",
+    params = { "dataset_id", "document_id" }, user = false },
+  { name = "delete_document", method = "DELETE", path = "/datasets/{dataset_id}/documents/{document_id}",
+    params = { "dataset_id", "document_id" }, user = false, result = "ok" },
+  { name = "get_document_upload_file", method = "GET",
+    path = "/datasets/{dataset_id}/documents/{document_id}/upload-file",
+    params = { "dataset_id", "document_id" }, user = false },
+  { name = "update_document_status", method = "PATCH", path = "/datasets/{dataset_id}/documents/status/{action}",
+    params = { "dataset_id", "action" }, user = false },
+  { name = "indexing_status", method = "GET", path = "/datasets/{dataset_id}/documents/{batch}/indexing-status",
+    params = { "dataset_id", "batch" }, user = false },
+
+  { name = "create_segments", method = "POST", path = "/datasets/{dataset_id}/documents/{document_id}/segments",
+    params = { "dataset_id", "document_id" }, user = false, required = { segments = "table" } },
+  { name = "list_segments", method = "GET", path = "/datasets/{dataset_id}/documents/{document_id}/segments",
+    params = { "dataset_id", "document_id" }, user = false, paging = "page" },
+  { name = "get_segment", method = "GET",
+    path = "/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}",
+    params = { "dataset_id", "document_id", "segment_id" }, user = false },
+  { name = "update_segment", method = "POST",
+    path = "/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}",
+    params = { "dataset_id", "document_id", "segment_id" }, user = false, required = { segment = "table" } },
+  { name = "delete_segment", method = "DELETE",
+    path = "/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}",
+    params = { "dataset_id", "document_id", "segment_id" }, user = false, result = "ok" },
+  { name = "create_child_chunk", method = "POST",
+    path = "/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}/child_chunks",
+    params = { "dataset_id", "document_id", "segment_id" }, user = false, required = { content = "string" } },
+  { name = "list_child_chunks", method = "GET",
+    path = "/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}/child_chunks",
+    params = { "dataset_id", "document_id", "segment_id" }, user = false, paging = "page" },
+  { name = "update_child_chunk", method = "PATCH",
+    path = "/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}/child_chunks/{child_chunk_id}",
+    params = { "dataset_id", "document_id", "segment_id", "child_chunk_id" }, user = false },
+  { name = "delete_child_chunk", method = "DELETE",
+    path = "/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}/child_chunks/{child_chunk_id}",
+    params = { "dataset_id", "document_id", "segment_id", "child_chunk_id" }, user = false, result = "ok" },
+
+  { name = "create_metadata", method = "POST", path = "/datasets/{dataset_id}/metadata",
+    params = { "dataset_id" }, user = false, required = { type = "string", name = "string" } },
+  { name = "list_metadata", method = "GET", path = "/datasets/{dataset_id}/metadata",
+    params = { "dataset_id" }, user = false },
+  { name = "update_metadata", method = "PATCH", path = "/datasets/{dataset_id}/metadata/{metadata_id}",
+    params = { "dataset_id", "metadata_id" }, user = false },
+  { name = "delete_metadata", method = "DELETE", path = "/datasets/{dataset_id}/metadata/{metadata_id}",
+    params = { "dataset_id", "metadata_id" }, user = false, result = "ok" },
+  { name = "built_in_metadata", method = "POST", path = "/datasets/{dataset_id}/metadata/built-in/{action}",
+    params = { "dataset_id", "action" }, user = false },
+  { name = "update_document_metadata", method = "POST", path = "/datasets/{dataset_id}/documents/metadata",
+    params = { "dataset_id" }, user = false, required = { operation_data = "table" } },
+
+  { name = "create_tag", method = "POST", path = "/datasets/tags", user = false, required = { name = "string" } },
+  { name = "list_tags", method = "GET", path = "/datasets/tags", user = false },
+  { name = "update_tag", method = "PATCH", path = "/datasets/tags", user = false,
+    required = { tag_id = "string", name = "string" } },
+  { name = "delete_tag", method = "DELETE", path = "/datasets/tags", user = false,
+    required = { tag_id = "string" }, result = "ok" },
+  { name = "bind_tags", method = "POST", path = "/datasets/tags/binding", user = false,
+    required = { tag_ids = "table", target_id = "string" }, result = "ok" },
+  { name = "unbind_tag", method = "POST", path = "/datasets/tags/unbinding", user = false,
+    required = { tag_id = "string", target_id = "string" }, result = "ok" },
+  { name = "get_dataset_tags", method = "GET", path = "/datasets/{dataset_id}/tags",
+    params = { "dataset_id" }, user = false },
+
+  { name = "retrieve", method = "POST", path = "/datasets/{dataset_id}/retrieve", params = { "dataset_id" },
+    user = false, required = { query = "string" } },
+  { name = "list_embedding_models", method = "GET", path = "/workspaces/current/models/model-types/text-embedding",
+    user = false },
+
+  -- Health: GET on the server's root, outside the API prefix.
+  { name = "probe", method = "GET", path = "/", root = true, user = false, result = "version" },
 }
 
 local by_name = {}

@@ -22,14 +22,18 @@ local ID_FIELDS = { "task_id", "message_id", "conversation_id", "workflow_run_id
 -- table so that dumping a stream never shows a key.
 local opened_as = setmetatable({}, { __mode = "k" })
 
---- Wraps a core stream (used by the client). `as`: the call's {user, api_key}.
-function Stream.new(client, core_stream, route, as)
+--- Wraps a core stream (used by the client).
+-- `skip`: events to pass over first, when a run's stream is re-opened.
+-- `as`: the call's {user, api_key}, for stop().
+function Stream.new(client, core_stream, route, skip, as)
   local stream = setmetatable({
     _client = client,
     _core = core_stream,
     _route = route,
     _terminal_seen = false,
     _done = false,
+    _skip = tonumber(skip) or 0,
+    delivered = 0,
   }, Stream)
   opened_as[stream] = as
   return stream
@@ -85,7 +89,9 @@ function Stream:next()
           })
         end
         if ev.event == self._route.terminal then self._terminal_seen = true end
-        return ev
+        self.delivered = self.delivered + 1
+        self._client:_hook("on_event", { event = ev.event, bytes = #data, index = self.delivered })
+        if self.delivered > self._skip then return ev end
       end
     end
   end
@@ -113,6 +119,37 @@ function Stream:text()
     error(err, 0)
   end
   return table.concat(parts), last
+end
+
+--- Reads to the end; returns the `data` of the `workflow_finished` event
+-- (status, outputs, error, elapsed_time, ...), or nil and the error.
+function Stream:result()
+  local finished
+  local ok, err = pcall(function()
+    for ev in self.next, self do
+      if ev.event == "workflow_finished" then finished = ev end
+    end
+  end)
+  if not ok then
+    if errors.is(err) then return nil, err end
+    error(err, 0)
+  end
+  if not finished then
+    return nil, errors.new{ kind = "protocol", message = "the stream had no workflow_finished event" }
+  end
+  return finished.data
+end
+
+--- Re-opens a workflow run's event stream after a drop, passing over the
+-- events this stream already delivered. Needs a server that can replay a
+-- run's events (GET /workflow/{id}/events); older ones answer 404.
+-- Returns the new stream, or nil and an error.
+function Stream:resume()
+  if not self.workflow_run_id then
+    return nil, errors.new{ kind = "protocol", message = "no workflow_run_id to resume" }
+  end
+  self:close()
+  return self._client:workflow_events(self.workflow_run_id, { after = self.delivered })
 end
 
 --- Closes the connection now. Safe to call more than once.

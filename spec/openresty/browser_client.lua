@@ -8,26 +8,46 @@ local client = {}
 local Conn = {}
 Conn.__index = Conn
 
---- Sends GET `path` to 127.0.0.1:port with extra headers; reads the head.
--- Returns the connection (status and headers in .status/.headers).
-function client.get(port, path, headers, timeout)
+--- Sends GET `path` to 127.0.0.1:port with extra headers, and no more:
+-- the answer is read later (conn:read_head(), then the body).
+function client.send(port, path, headers, timeout)
   local sock = assert(socket.tcp())
   sock:settimeout(timeout or 10)
   assert(sock:connect("127.0.0.1", port))
   local lines = { "GET " .. path .. " HTTP/1.1", "Host: 127.0.0.1:" .. port }
   for name, value in pairs(headers or {}) do lines[#lines + 1] = name .. ": " .. value end
   assert(sock:send(table.concat(lines, "\r\n") .. "\r\n\r\n"))
-  local status_line = assert(sock:receive("*l"))
-  local conn = setmetatable({ sock = sock, headers = {}, buffer = "", chunk_left = 0 }, Conn)
-  conn.status = tonumber(status_line:match("^HTTP/%d%.%d (%d+)"))
+  return setmetatable({ sock = sock, headers = {}, buffer = "", chunk_left = 0 }, Conn)
+end
+
+--- Reads the status line and headers into .status and .headers.
+function Conn:read_head()
+  local status_line = assert(self.sock:receive("*l"))
+  self.status = tonumber(status_line:match("^HTTP/%d%.%d (%d+)"))
   while true do
-    local line = assert(sock:receive("*l"))
+    local line = assert(self.sock:receive("*l"))
     if line == "" then break end
     local name, value = line:match("^([^:]+):%s*(.*)$")
-    if name then conn.headers[name:lower()] = value end
+    if name then self.headers[name:lower()] = value end
   end
-  conn.chunked = (conn.headers["transfer-encoding"] or ""):find("chunked") ~= nil
-  return conn
+  self.chunked = (self.headers["transfer-encoding"] or ""):find("chunked") ~= nil
+  return self
+end
+
+--- The rest of the body, dechunked.
+function Conn:read_body()
+  local parts = {}
+  while true do
+    local piece = self:_piece()
+    if not piece then break end
+    parts[#parts + 1] = piece
+  end
+  return table.concat(parts)
+end
+
+--- Sends GET `path` and reads the head; returns the connection.
+function client.get(port, path, headers, timeout)
+  return client.send(port, path, headers, timeout):read_head()
 end
 
 -- The next piece of the body (dechunked), or nil and "closed"/"timeout".
@@ -87,14 +107,9 @@ end
 --- One plain GET; returns status and body.
 function client.fetch(port, path, headers)
   local conn = client.get(port, path, headers)
-  local parts = {}
-  while true do
-    local piece = conn:_piece()
-    if not piece then break end
-    parts[#parts + 1] = piece
-  end
+  local body = conn:read_body()
   conn:close()
-  return conn.status, table.concat(parts)
+  return conn.status, body
 end
 
 return client

@@ -148,7 +148,7 @@ function cases.error_api()
 end
 
 function cases.dead()
-  local c = client{ base_url = ngx.var.arg_base }
+  local c = client{ base_url = ngx.var.arg_base, retries = 0 }
   local answer, err = c:info()
   return { answer = answer, error = describe_error(err) }
 end
@@ -171,6 +171,21 @@ function cases.stop()
   local result, err = stream:stop()
   return { first = first and first.event, result = result, error = err and describe_error(err) or nil,
            task_id = stream.task_id }
+end
+
+function cases.first_event()
+  local c = client{ first_event_timeout = 1 }
+  local stream, err = c:chat_stream{ query = "thinking", headers = faults() }
+  if not stream then return { error = describe_error(err) } end
+  return collect(stream)
+end
+
+--- A 429 with Retry-After: the retry waits with ngx.sleep, the worker serving on.
+function cases.retry()
+  local attempts = {}
+  local c = client{ retries = 1, on_request = function(i) attempts[#attempts + 1] = i.attempt end }
+  local info, err = c:info{ headers = faults() }
+  return { answer = info, error = err and describe_error(err) or nil, attempts = attempts }
 end
 
 function cases.tls()

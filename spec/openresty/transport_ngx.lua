@@ -112,6 +112,36 @@ describe("the nginx transport", function()
     assert.are.same({ "timeout", "idle" }, { result.error.kind, result.error.which })
   end)
 
+  it("ends a stream that brings only pings after first_event_timeout", function()
+    local result = call("first_event", "ping:8,drip:300")
+    assert.are.same({}, result.types)
+    assert.are.same({ "timeout", "first_event" }, { result.error.kind, result.error.which })
+  end)
+
+  it("waits between retries with ngx.sleep: the worker serves others meanwhile", function()
+    local function info_calls()
+      local n = 0
+      for _, req in ipairs(dify_srv.requests()) do
+        if req.path == "/v1/info" then n = n + 1 end
+      end
+      return n
+    end
+    local before = info_calls()
+    local pending = browser.send(web.port, "/call?case=retry", { ["X-Mock-Fault"] = "retry_after:2" })
+    for _ = 1, 100 do
+      if info_calls() > before then break end
+      require("socket").sleep(0.02)
+    end
+    assert.are.equal(before + 1, info_calls())
+    assert.are.same({ 200, "pong\n" }, { browser.fetch(web.port, "/ping") })
+    assert.are.equal(before + 1, info_calls()) -- still waiting to retry
+    local result = mock.json.decode(pending:read_head():read_body())
+    pending:close()
+    assert.are.same({ "api", 429 }, { result.error.kind, result.error.status })
+    assert.are.same({ 1, 2 }, result.attempts)
+    assert.are.equal(before + 2, info_calls())
+  end)
+
   it("ends a blocking call after timeout", function()
     local err = call("total_timeout", "stall:3").error
     assert.are.same({ "timeout", "total" }, { err.kind, err.which })

@@ -452,10 +452,11 @@ local function indexing_status(ctx)
     if document then
       local at = document.created_at
       data[#data + 1] = json.object({
-        id = document.id, indexing_status = "completed",
+        id = document.id, indexing_status = ctx.faults.indexing or "completed",
         processing_started_at = at, parsing_completed_at = at, cleaning_completed_at = at,
         splitting_completed_at = at, completed_at = at, paused_at = json.null,
-        error = json.null, stopped_at = json.null,
+        error = ctx.faults.indexing == "error" and "simulated indexing failure" or json.null,
+        stopped_at = json.null,
         completed_segments = #document.segment_list, total_segments = #document.segment_list,
       })
     end
@@ -894,10 +895,17 @@ function datasets.register(router)
   router:add("PATCH", "/datasets/:dataset_id", update_dataset)
   router:add("DELETE", "/datasets/:dataset_id", delete_dataset)
   for _, sep in ipairs({ "-", "_" }) do -- newer and older spellings
-    router:add("POST", "/datasets/:dataset_id/document/create" .. sep .. "by" .. sep .. "text", create_by_text)
-    router:add("POST", "/datasets/:dataset_id/document/create" .. sep .. "by" .. sep .. "file", create_by_file)
-    router:add("POST", doc .. "/update" .. sep .. "by" .. sep .. "text", update_by_text)
-    router:add("POST", doc .. "/update" .. sep .. "by" .. sep .. "file", update_by_file)
+    local function spelled(handler)
+      if sep == "_" then return handler end
+      return function(ctx)
+        if ctx.faults.old_server then fail(404, "not_found", "The requested URL was not found on the server.") end
+        return handler(ctx)
+      end
+    end
+    router:add("POST", "/datasets/:dataset_id/document/create" .. sep .. "by" .. sep .. "text", spelled(create_by_text))
+    router:add("POST", "/datasets/:dataset_id/document/create" .. sep .. "by" .. sep .. "file", spelled(create_by_file))
+    router:add("POST", doc .. "/update" .. sep .. "by" .. sep .. "text", spelled(update_by_text))
+    router:add("POST", doc .. "/update" .. sep .. "by" .. sep .. "file", spelled(update_by_file))
   end
   router:add("POST", "/datasets/:dataset_id/documents/metadata", set_document_metadata)
   router:add("PATCH", "/datasets/:dataset_id/documents/status/:action", set_document_status)

@@ -18,6 +18,15 @@
 --   html:CODE            answer CODE with an HTML page (proxy error)
 --   retry_after:N        add `Retry-After: N` (implies status 429 if none given)
 --   big:N                the answer is N bytes (one message event when streaming)
+--   indexing:STATUS      indexing-status reports every document in STATUS
+--   redirect:CODE        answer CODE with a Location header (a client must not follow a POST)
+--   gzip                 a canned chat answer, gzip-encoded (Content-Encoding: gzip)
+--   close_delimited      bodies have neither Content-Length nor chunking: they end at close
+--   empty200             answer 200 with an empty body
+--   hangup               read the request, then close without answering
+--   times:N              the other faults apply to the first N requests carrying this same
+--                        header value only; later ones are served normally
+--   old_server           the hyphenated create-by/update-by routes are unknown (404)
 
 local http = require("dify.mock.http")
 local json = require("dify.mock.json")
@@ -25,12 +34,14 @@ local util = require("dify.mock.util")
 
 local faults = {}
 
-local NUMERIC = { ping = true, stall = true, drip = true, big = true, html = true }
+local NUMERIC = { ping = true, stall = true, drip = true, big = true, html = true, redirect = true,
+  times = true }
 local FLAGS = {
   split1 = true, crlf = true, cr = true, comment = true, bom = true,
   close_mid = true, no_terminal = true, error_event = true, bad_json = true,
+  old_server = true, gzip = true, close_delimited = true, empty200 = true, hangup = true,
 }
-local DEFAULTS = { ping = 1, stall = 1, drip = 50, html = 502 }
+local DEFAULTS = { ping = 1, stall = 1, drip = 50, html = 502, redirect = 302, times = 1 }
 
 --- Parses the header value into a table of faults (empty when absent).
 function faults.parse(header)
@@ -50,6 +61,8 @@ function faults.parse(header)
       local code, dify_code = arg:match("^(%d%d%d):?(.*)$")
       active.status = tonumber(code) or 500
       active.status_code = dify_code ~= "" and dify_code or nil
+    elseif name == "indexing" then
+      active.indexing = arg ~= "" and arg or "waiting"
     elseif name == "retry_after" then
       active.retry_after = arg ~= "" and arg or "1"
     end
@@ -61,7 +74,14 @@ end
 --- True when the faults replace the answer with an error page/body.
 function faults.replaces_answer(active)
   return active.status ~= nil or active.html ~= nil or active.retry_after ~= nil
+    or active.redirect ~= nil or active.gzip or active.empty200 or active.hangup
 end
+
+-- {"event":"message","answer":"compressed hello",...} gzipped with mtime 0, so that a
+-- client's decoding is tested against bytes no Lua code here produced.
+-- luacheck: push no max line length
+local GZIPPED_ANSWER = "\31\139\8\0\0\0\0\0\2\255\77\140\65\10\128\48\12\4\191\34\57\235\7\252\140\132\54\212\162\77\164\41\21\20\255\110\4\169\30\119\118\152\19\168\18\23\24\33\145\42\6\130\30\144\117\167\108\200\73\218\178\97\242\221\76\235\42\246\57\225\74\89\177\68\225\41\122\147\194\49\252\161\57\111\169\221\95\185\160\46\13\63\3\174\27\125\164\228\130\129\0\0\0"
+-- luacheck: pop
 
 local DIFY_CODES = {
   [400] = "invalid_param", [401] = "unauthorized", [403] = "forbidden",
@@ -93,6 +113,17 @@ end
 
 --- Sends the error answer the faults ask for (see replaces_answer).
 function faults.respond(res, active)
+  if active.hangup then
+    return res:abort()
+  elseif active.gzip then
+    return res:send(200, { { "Content-Type", "application/json" }, { "Content-Encoding", "gzip" } },
+      GZIPPED_ANSWER)
+  elseif active.empty200 then
+    return res:send(200, { { "Content-Type", "application/json" } }, "")
+  elseif active.redirect then
+    return res:send(active.redirect, { { "Location", "/v1/elsewhere" }, { "Content-Type", "text/html" } },
+      "<html><body>Moved</body></html>")
+  end
   local status = active.html or active.status or 429
   local headers = {}
   if active.retry_after and status == 429 then

@@ -289,7 +289,9 @@ function Response:send(status, headers, body)
   for _, header in ipairs(headers or {}) do
     all[#all + 1] = header
   end
-  if status ~= 204 and status ~= 304 then
+  if self.close_delimited then
+    self.keep_alive = false -- the end of the connection ends the body
+  elseif status ~= 204 and status ~= 304 then
     all[#all + 1] = { "Content-Length", tostring(#body) }
   else
     body = ""
@@ -307,7 +309,11 @@ function Response:begin_chunked(status, headers)
   for _, header in ipairs(headers or {}) do
     all[#all + 1] = header
   end
-  all[#all + 1] = { "Transfer-Encoding", "chunked" }
+  if self.close_delimited then
+    self.keep_alive = false
+  else
+    all[#all + 1] = { "Transfer-Encoding", "chunked" }
+  end
   self:write_head(status, all)
 end
 
@@ -315,6 +321,9 @@ end
 function Response:chunk(data)
   if data == "" then
     return -- an empty chunk would end the body
+  end
+  if self.close_delimited then
+    return self:write_raw(data)
   end
   if self.split1 then
     for i = 1, #data do
@@ -328,7 +337,7 @@ end
 
 --- Ends a chunked body properly.
 function Response:finish()
-  self.conn:write("0\r\n\r\n")
+  if not self.close_delimited then self.conn:write("0\r\n\r\n") end
   self.finished = true
 end
 

@@ -6,6 +6,8 @@
 -- specs want to check what a client really sent, so this module decodes into
 -- tables tagged with their JSON type and encodes those tags back faithfully.
 -- `null` is cjson's sentinel, so values mix freely with cjson's.
+-- The server runs on Lua 5.4, but specs decode with this module on every Lua
+-- (5.1-5.4, LuaJIT), so it keeps to what all of them have.
 
 local cjson = require("cjson")
 
@@ -75,12 +77,12 @@ end
 local encode_value
 
 local function encode_number(n)
-  if math.type(n) == "integer" then
+  if math.type and math.type(n) == "integer" then
     return string.format("%d", n)
   elseif n ~= n or n == math.huge or n == -math.huge then
     return "null" -- JSON has no NaN or infinities
   elseif n == math.floor(n) and math.abs(n) < 2 ^ 53 then
-    return string.format("%d", math.tointeger(n))
+    return string.format("%.0f", n)
   end
   return string.format("%.14g", n)
 end
@@ -162,6 +164,19 @@ end
 
 local decode_value
 
+-- utf8.char is Lua 5.3+.
+local function utf8_char(code)
+  if code < 0x80 then
+    return string.char(code)
+  elseif code < 0x800 then
+    return string.char(0xC0 + math.floor(code / 0x40), 0x80 + code % 0x40)
+  elseif code < 0x10000 then
+    return string.char(0xE0 + math.floor(code / 0x1000), 0x80 + math.floor(code / 0x40) % 0x40, 0x80 + code % 0x40)
+  end
+  return string.char(0xF0 + math.floor(code / 0x40000), 0x80 + math.floor(code / 0x1000) % 0x40,
+    0x80 + math.floor(code / 0x40) % 0x40, 0x80 + code % 0x40)
+end
+
 local function decode_string(text, pos)
   -- pos is just after the opening quote
   local pieces = {}
@@ -191,10 +206,10 @@ local function decode_string(text, pos)
       -- a UTF-16 surrogate pair spells one code point above U+FFFF
       local low = code >= 0xD800 and code <= 0xDBFF and text:match("^\\u(%x%x%x%x)", pos)
       if low and tonumber(low, 16) >= 0xDC00 and tonumber(low, 16) <= 0xDFFF then
-        code = 0x10000 + ((code - 0xD800) << 10) + (tonumber(low, 16) - 0xDC00)
+        code = 0x10000 + (code - 0xD800) * 0x400 + (tonumber(low, 16) - 0xDC00)
         pos = pos + 6
       end
-      pieces[#pieces + 1] = utf8.char(code)
+      pieces[#pieces + 1] = utf8_char(code)
     else
       decode_error(stop, "bad escape")
     end
@@ -209,7 +224,7 @@ local function decode_number(text, pos)
   local literal = int .. frac .. exp
   local n = tonumber(literal)
   if frac == "" and exp == "" then
-    n = math.tointeger(n) or n
+    n = math.tointeger and math.tointeger(n) or n
   end
   return n, pos + #literal
 end

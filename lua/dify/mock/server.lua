@@ -218,6 +218,7 @@ function Server:control(req, res)
     send_json(res, 200, json.array(self.requests))
   elseif action == "POST reset" then
     self.requests = {}
+    self.fault_counts = {}
     self.state:reset()
     send_json(res, 200, json.object({ result = "success" }))
   elseif action == "POST shutdown" then
@@ -289,7 +290,13 @@ function Server:handle(req, res)
   self.requests[#self.requests + 1] = record_of(req, #self.requests + 1)
 
   local active = faults.parse(req.headers["x-mock-fault"])
+  if active.times then
+    local key = req.headers["x-mock-fault"]
+    self.fault_counts[key] = (self.fault_counts[key] or 0) + 1
+    if self.fault_counts[key] > active.times then active = {} end
+  end
   res.split1 = active.split1
+  res.close_delimited = active.close_delimited
   res.delay = active.stall -- for whole responses; streams stall after their first event
   if faults.replaces_answer(active) then
     return faults.respond(res, active)
@@ -325,6 +332,7 @@ function Server.new(options)
     state = State.new(),
     router = router.new(),
     requests = {},
+    fault_counts = {},
     verbose = options.verbose,
   }, Server)
   routes.register(server.router)

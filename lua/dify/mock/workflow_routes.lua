@@ -53,10 +53,21 @@ local function run_workflow(ctx)
     })
   end
   run.status = "succeeded" -- as seen by anyone asking while it streams
-  local task = chat.run_stream(ctx, "workflow", ids.task_id, events.workflow(ids, inputs, answer))
+  -- Kept so that the run's event stream can be re-opened (GET /workflow/{id}/events).
+  run.events = events.workflow(ids, inputs, answer)
+  local task = chat.run_stream(ctx, "workflow", ids.task_id, run.events)
   if task.stopped then
     run.status = "stopped"
   end
+end
+
+-- GET /workflow/{workflow_run_id}/events: newer servers replay a run's events from the start.
+local function replay_events(ctx)
+  local run = ctx.state.workflow_runs[ctx.params.workflow_run_id]
+  if not run or not run.events then
+    fail(404, "not_found", "Workflow run not found.")
+  end
+  chat.run_stream(ctx, "workflow", run.task_id, run.events)
 end
 
 -- GET /workflows/run/{workflow_run_id}
@@ -115,6 +126,7 @@ function workflow.register(router)
   local user = { user = true }
   router:add("POST", "/workflows/run", run_workflow, user)
   router:add("GET", "/workflows/run/:workflow_run_id", get_run)
+  router:add("GET", "/workflow/:workflow_run_id/events", replay_events)
   router:add("POST", "/workflows/tasks/:task_id/stop", chat.stop_route("workflow"), user)
   router:add("GET", "/workflows/logs", list_logs)
   router:add("POST", "/workflows/:workflow_id/run", run_workflow, user)

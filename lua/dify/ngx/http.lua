@@ -90,12 +90,20 @@ function Conn:arm(cap_ms, which)
     local left = left_ms(self.deadline, NO_LIMIT_MS)
     if left < ms then ms, self.which = left, "total" end
   end
+  -- Streams: until the first event with data, first_event_timeout also counts.
+  if self.first_event_deadline then
+    local left = left_ms(self.first_event_deadline, NO_LIMIT_MS)
+    if left < ms then ms, self.which = left, "first_event" end
+  end
   if ms < 1 then return false end
   self.sock:settimeouts(ms, ms, ms)
   return true
 end
 
 function Conn:timed_out(what)
+  if self.which == "first_event" then
+    return nil, "timeout", "no event within first_event_timeout", "first_event"
+  end
   return nil, "timeout", ("%s timed out (%s timeout)"):format(what, self.which), self.which
 end
 

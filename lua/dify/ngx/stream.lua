@@ -60,6 +60,7 @@ function Stream:next()
     local ev = self._queue[self._at]
     if ev then
       self._at = self._at + 1
+      if ev.data ~= nil and self._conn then self._conn.first_event_deadline = nil end
       return ev.event or "", ev.data, ev.id
     end
     local failure = self._failure

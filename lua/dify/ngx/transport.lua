@@ -151,7 +151,7 @@ end
 -- Connects, sends, reads the head; retries when a pooled connection turns
 -- out dead before answering, as long as nothing can have been done twice.
 -- Returns conn, status, headers, or nil, kind, message, which, sent.
-function Transport:_exchange(req, deadline, progress, head_ms, head_which)
+function Transport:_exchange(req, deadline, progress, head_ms, head_which, first_event_deadline)
   local plan
   if req.parts and #req.parts > 0 then
     local why
@@ -163,6 +163,7 @@ function Transport:_exchange(req, deadline, progress, head_ms, head_which)
   for attempt = 1, MAX_ATTEMPTS do
     local conn, kind, message, which = http.connect(req.url, self.settings, deadline)
     if not conn then return nil, kind, message, which, false end
+    conn.first_event_deadline = first_event_deadline
     local sent_ok
     sent_ok, kind, message, which = self:_send(conn, req, plan, progress)
     local status, headers
@@ -291,8 +292,9 @@ function Transport:stream(req)
   end
   -- Streams run for minutes: only silence (idle_timeout) ends them, unless the call sets timeout.
   local deadline = deadline_for(req.timeout)
-  local conn, status, headers, which, sent =
-    self:_exchange(req, deadline, progress_reporter(nil, 0), self.idle_ms, "idle")
+  -- Counted from now, as libcurl's: pings and headers do not bring the answer closer.
+  local conn, status, headers, which, sent = self:_exchange(req, deadline, progress_reporter(nil, 0),
+    self.idle_ms, "idle", deadline_for(req.first_event_timeout))
   if not conn then return nil, status, headers, which, sent end
   local content_type = (headers["content-type"] or ""):lower()
   if status >= 200 and status <= 299 and content_type:find("^%s*text/event%-stream") then
@@ -301,6 +303,7 @@ function Transport:stream(req)
       keepalive_ms = self.keepalive_ms, pool_size = self.settings.pool_size,
     })
   end
+  conn.first_event_deadline = nil -- not an event stream: read the answer on the usual limits
   local body, kind, message, why = self:_read_body(conn, status, {}, progress_reporter(nil, 0))
   if body == nil then
     conn:close()
@@ -308,6 +311,13 @@ function Transport:stream(req)
   end
   conn:release(self.keepalive_ms, self.settings.pool_size)
   return status, headers, body
+end
+
+--- Waits between retries: ngx.sleep where cosockets work (the worker goes on
+-- serving), a plain sleep in init phases.
+function Transport.sleep(_, seconds)
+  if COSOCKET_PHASES[ngx.get_phase()] then return ngx.sleep(seconds) end
+  return require("dify.core").sleep(seconds)
 end
 
 --- Drops the libcurl fallback session, if one was made; pooled cosockets

@@ -1,0 +1,52 @@
+-- Every route in the route table is called by some spec: adding a route
+-- without a spec fails here.
+local routes = require("dify.routes")
+
+local function spec_sources()
+  local pipe = assert(io.popen("ls spec/*_spec.lua"))
+  local text = {}
+  for path in pipe:lines() do
+    if not path:match("routes_spec%.lua$") then
+      local f = assert(io.open(path, "rb"))
+      text[#text + 1] = f:read("*a")
+      f:close()
+    end
+  end
+  pipe:close()
+  return table.concat(text, "\n")
+end
+
+describe("the route table", function()
+  local source = spec_sources()
+
+  it("has a spec calling every route", function()
+    local missing = {}
+    for _, route in ipairs(routes.list) do
+      local name = route.name
+      local called = source:find(":" .. name .. "[%({]")
+        or source:find("[%.:]" .. name .. ",")
+        or source:find('each%("' .. name .. '"')
+      if not called then missing[#missing + 1] = name end
+    end
+    assert.same({}, missing)
+  end)
+
+  it("describes each route completely", function()
+    local names = {}
+    for _, route in ipairs(routes.list) do
+      assert.is_nil(names[route.name], route.name)
+      names[route.name] = true
+      assert.matches("^[A-Z]+$", route.method)
+      assert.matches("^/", route.path)
+      for field in route.path:gmatch("{([%w_]+)}") do
+        local positional = false
+        for _, p in ipairs(route.params) do positional = positional or p == field end
+        assert.is_true(positional or field == "workflow_id", route.name .. " path field " .. field)
+      end
+      if route.stream then
+        assert.is_string(route.terminal, route.name)
+        assert.truthy(routes.by_name[route.stop], route.name .. " stop route")
+      end
+    end
+  end)
+end)
