@@ -36,10 +36,6 @@ const char *dify_sse_strerror(int code) {
     }
 }
 
-static size_t pending_event_size(const dify_sse_parser *p) {
-    return p->data.len + p->direct_len + p->line.len + p->type.len;
-}
-
 /* The zero-copy data line must not outlive the chunk it points into. */
 static int keep_direct(dify_sse_parser *p) {
     if (!p->direct) return DIFY_SSE_OK;
@@ -82,6 +78,72 @@ static int field_is(const char *field, size_t len, const char *name) {
     return len == n && memcmp(field, name, n) == 0;
 }
 
+static size_t pending_data_size(const dify_sse_parser *p) {
+    return p->data.len + p->direct_len;
+}
+
+/* Whether the bytes so far could still become the whole field name. */
+static int starts(const char *bytes, size_t len, const char *name) {
+    return len <= strlen(name) && memcmp(bytes, name, len) == 0;
+}
+
+enum { FIELD_DATA, FIELD_EVENT, FIELD_ID, FIELD_OTHER, FIELD_UNDECIDED };
+
+#define LONGEST_FIELD 5 /* "event" */
+
+/* Which field a line sets and where its value starts. A line that has not
+ * ended yet may still be too short to tell (FIELD_UNDECIDED). Only the first
+ * bytes are looked at, so a long line fed in many pieces is not rescanned. */
+static int line_field(const char *line, size_t len, int complete, const char **value,
+                      size_t *value_len) {
+    *value = line + len;
+    *value_len = 0;
+    if (len && line[0] == ':') return FIELD_OTHER;
+    const char *colon = memchr(line, ':', len < LONGEST_FIELD + 1 ? len : LONGEST_FIELD + 1);
+    size_t field_len = colon ? (size_t)(colon - line) : len;
+    if (!colon && !complete) {
+        if (starts(line, len, "data") || starts(line, len, "event") || starts(line, len, "id"))
+            return FIELD_UNDECIDED;
+        return FIELD_OTHER;
+    }
+    if (colon) {
+        *value = colon + 1;
+        *value_len = (size_t)(line + len - *value);
+        if (*value_len && **value == ' ') {
+            (*value)++;
+            (*value_len)--;
+        }
+    }
+    if (field_is(line, field_len, "data")) return FIELD_DATA;
+    if (field_is(line, field_len, "event")) return FIELD_EVENT;
+    if (field_is(line, field_len, "id")) return FIELD_ID;
+    return FIELD_OTHER;
+}
+
+/* The size the pending event reaches while this line is read: its value for
+ * data and event lines (the field name is free, and an event line replaces the
+ * type), the whole line for comments and unknown fields so that they cannot
+ * be buffered without bound either. A line that has not ended is charged what
+ * it holds so far, never more than it will be charged once whole: whether a
+ * stream exceeds max_event_size does not depend on where it was split. */
+static size_t line_charge(const dify_sse_parser *p, int field, size_t line_len, size_t value_len) {
+    size_t data = pending_data_size(p);
+    switch (field) {
+    case FIELD_DATA: return data + p->type.len + (p->has_data ? 1 : 0) + value_len;
+    case FIELD_EVENT: return data + value_len;
+    case FIELD_UNDECIDED: return data;
+    case FIELD_ID: return data + p->type.len + value_len;
+    default: return data + p->type.len + line_len;
+    }
+}
+
+static int too_large(const dify_sse_parser *p, const char *line, size_t len, int complete) {
+    const char *value;
+    size_t value_len;
+    int field = line_field(line, len, complete, &value, &value_len);
+    return line_charge(p, field, len, value_len) > p->max_event_size;
+}
+
 static int set_buf(dify_buf *b, const char *value, size_t len) {
     b->len = 0;
     return dify_buf_append(b, value, len) ? DIFY_SSE_NOMEM : DIFY_SSE_OK;
@@ -107,27 +169,19 @@ static int add_data(dify_sse_parser *p, const char *value, size_t len, int stabl
 static int process_line(dify_sse_parser *p, const char *line, size_t len, int stable,
                         dify_sse_handler handler, void *ctx) {
     if (len == 0) return dispatch(p, handler, ctx);
-    if (line[0] == ':') return DIFY_SSE_OK;
 
-    const char *colon = memchr(line, ':', len);
-    size_t field_len = colon ? (size_t)(colon - line) : len;
-    const char *value = colon ? colon + 1 : line + len;
-    size_t value_len = (size_t)(line + len - value);
-    if (value_len && value[0] == ' ') {
-        value++;
-        value_len--;
+    const char *value;
+    size_t value_len;
+    int field = line_field(line, len, 1, &value, &value_len);
+    if (line_charge(p, field, len, value_len) > p->max_event_size) return DIFY_SSE_TOO_LARGE;
+    switch (field) {
+    case FIELD_DATA: return add_data(p, value, value_len, stable);
+    case FIELD_EVENT: return set_buf(&p->type, value, value_len);
+    case FIELD_ID:
+        if (memchr(value, '\0', value_len)) return DIFY_SSE_OK;
+        return set_buf(&p->id, value, value_len);
+    default: return DIFY_SSE_OK; /* comments, `retry:` (reconnection is the caller's policy) */
     }
-
-    int rc = DIFY_SSE_OK;
-    if (field_is(line, field_len, "data"))
-        rc = add_data(p, value, value_len, stable);
-    else if (field_is(line, field_len, "event"))
-        rc = set_buf(&p->type, value, value_len);
-    else if (field_is(line, field_len, "id") && !memchr(value, '\0', value_len))
-        rc = set_buf(&p->id, value, value_len);
-    /* `retry:` and unknown fields are ignored: reconnection is the caller's policy. */
-    if (rc == DIFY_SSE_OK && pending_event_size(p) > p->max_event_size) rc = DIFY_SSE_TOO_LARGE;
-    return rc;
 }
 
 static int feed_lines(dify_sse_parser *p, const char *bytes, size_t n, dify_sse_handler handler,
@@ -153,9 +207,8 @@ static int feed_lines(dify_sse_parser *p, const char *bytes, size_t n, dify_sse_
         if (!eol) eol = no_more_lf ? NULL : lf;
 
         if (!eol) {
-            if (p->line.len + rest + pending_event_size(p) > p->max_event_size)
-                return DIFY_SSE_TOO_LARGE;
             if (dify_buf_append(&p->line, start, rest)) return DIFY_SSE_NOMEM;
+            if (too_large(p, p->line.data, p->line.len, 0)) return DIFY_SSE_TOO_LARGE;
             break;
         }
 
