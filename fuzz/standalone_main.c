@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* Replays inputs through a fuzz target without libFuzzer, so a gcc or
  * valgrind build can run the seed corpus: each argument is a file or a
  * directory of files. */
