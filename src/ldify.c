@@ -171,6 +171,13 @@ static void read_headers(lua_State *L, int t, dify_request *req) {
     req->n_headers = n;
 }
 
+/* Part names and media types end up in part headers. */
+static int header_text(lua_State *L, int t, const char *key) {
+    size_t len = 0;
+    const char *text = field_string(L, t, key, &len);
+    return !text || strcspn(text, "\r\n") == len;
+}
+
 static void read_parts(lua_State *L, int t, dify_request *req) {
     lua_getfield(L, t, "parts");
     if (lua_isnil(L, -1)) {
@@ -192,6 +199,10 @@ static void read_parts(lua_State *L, int t, dify_request *req) {
         parts[i].filename = field_string(L, p, "filename", NULL);
         parts[i].content_type = field_string(L, p, "content_type", NULL);
         if (!parts[i].name) luaL_error(L, "every part needs a name");
+        if (!header_text(L, p, "name") || !header_text(L, p, "filename") ||
+            !header_text(L, p, "content_type"))
+            luaL_error(L,
+                       "a part's name, filename and content_type must not contain CR, LF or NUL");
         lua_pop(L, 1);
     }
     req->parts = parts;

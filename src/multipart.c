@@ -79,7 +79,20 @@ static part_source *open_source(const dify_part *part, dify_error *err) {
     return src;
 }
 
+/* libcurl writes a part's media type into its header as given (and older
+ * releases the name and file name too): a CR or LF would start a new header. */
+static int fits_header(const char *text) {
+    return !text || !text[strcspn(text, "\r\n")];
+}
+
 static int add_part(curl_mime *mime, const dify_part *part, dify_error *err) {
+    const char *filename = part->filename;
+    if (!filename && part->path) filename = base_name(part->path);
+    if (!fits_header(part->name) || !fits_header(filename) || !fits_header(part->content_type)) {
+        dify_error_set(err, DIFY_ERR_PROTOCOL,
+                       "a part's name, file name or media type contains CR or LF");
+        return -1;
+    }
     curl_mimepart *mp = curl_mime_addpart(mime);
     if (!mp) {
         dify_error_set(err, DIFY_ERR_NOMEM, "out of memory");
@@ -92,8 +105,6 @@ static int add_part(curl_mime *mime, const dify_part *part, dify_error *err) {
         dify_error_set(err, DIFY_ERR_NOMEM, "out of memory");
         return -1;
     }
-    const char *filename = part->filename;
-    if (!filename && part->path) filename = base_name(part->path);
     if (curl_mime_name(mp, part->name) != CURLE_OK ||
         (filename && curl_mime_filename(mp, filename) != CURLE_OK) ||
         (part->content_type && curl_mime_type(mp, part->content_type) != CURLE_OK)) {

@@ -52,6 +52,12 @@ static void forget_line(dify_sse_parser *p) {
     p->line.len = 0;
     p->line_value_at = 0;
     p->skip_line = 0;
+    p->oversized_id = 0;
+}
+
+static void skip_rest_of_line(dify_sse_parser *p) {
+    forget_line(p);
+    p->skip_line = 1;
 }
 
 /* Keeps the start of a line whose end is in a later chunk. Comments and
@@ -59,7 +65,10 @@ static void forget_line(dify_sse_parser *p) {
  * whatever the stream holds, and where a stream is split never changes which
  * events it gives (nor whether it fails). */
 static int keep_partial_line(dify_sse_parser *p, const char *bytes, size_t n) {
-    if (p->skip_line) return DIFY_SSE_OK;
+    if (p->skip_line) {
+        if (p->oversized_id && memchr(bytes, '\0', n)) p->oversized_id = 0;
+        return DIFY_SSE_OK;
+    }
     if (p->line.len == 0 && bytes[0] == ':') {
         p->skip_line = 1;
         return DIFY_SSE_OK;
@@ -69,21 +78,25 @@ static int keep_partial_line(dify_sse_parser *p, const char *bytes, size_t n) {
         const char *colon = memchr(bytes, ':', n);
         size_t name_len = p->line.len + (colon ? (size_t)(colon - bytes) : n);
         if (name_len > LONGEST_KEPT_FIELD) {
-            forget_line(p);
-            p->skip_line = 1;
+            skip_rest_of_line(p);
             return DIFY_SSE_OK;
         }
         if (colon) {
             char name[LONGEST_KEPT_FIELD];
-            memcpy(name, p->line.data, p->line.len);
+            if (p->line.len) memcpy(name, p->line.data, p->line.len);
             memcpy(name + p->line.len, bytes, name_len - p->line.len);
             if (!kept_field(name, name_len)) {
-                forget_line(p);
-                p->skip_line = 1;
+                skip_rest_of_line(p);
                 return DIFY_SSE_OK;
             }
             value_at = name_len + 1;
         }
+    }
+    char field0 = p->line.len ? p->line.data[0] : bytes[0];
+    if (value_at && field0 == 'i' && memchr(bytes, '\0', n)) {
+        /* An id holding NUL is ignored whole, so nothing of it is kept. */
+        skip_rest_of_line(p);
+        return DIFY_SSE_OK;
     }
     size_t total = p->line.len + n;
     if (value_at && total > value_at) {
@@ -93,11 +106,15 @@ static int keep_partial_line(dify_sse_parser *p, const char *bytes, size_t n) {
         size_t value_len = total - value_at - (size_t)space;
         /* An `event:` or `id:` value replaces the one before it. */
         size_t replaced = 0;
-        char field0 = p->line.len ? first[0] : bytes[0];
         if (field0 == 'e') replaced = p->type.len;
         if (field0 == 'i') replaced = p->id.len;
-        if (pending_event_size(p) - replaced + value_len > p->max_event_size)
-            return DIFY_SSE_TOO_LARGE;
+        if (pending_event_size(p) - replaced + value_len > p->max_event_size) {
+            if (field0 != 'i') return DIFY_SSE_TOO_LARGE;
+            /* Too large unless a NUL further on makes the whole id line void. */
+            skip_rest_of_line(p);
+            p->oversized_id = 1;
+            return DIFY_SSE_OK;
+        }
     }
     if (dify_buf_append(&p->line, bytes, n)) return DIFY_SSE_NOMEM;
     p->line_value_at = value_at;
@@ -225,7 +242,9 @@ static int feed_lines(dify_sse_parser *p, const char *bytes, size_t n, dify_sse_
         size_t seg = (size_t)(eol - start);
         int rc = DIFY_SSE_OK;
         if (p->skip_line) {
+            int too_large = p->oversized_id && !memchr(start, '\0', seg);
             forget_line(p);
+            if (too_large) return DIFY_SSE_TOO_LARGE;
         } else if (p->line.len) {
             if (dify_buf_append(&p->line, start, seg)) return DIFY_SSE_NOMEM;
             size_t line_len = p->line.len;
@@ -276,7 +295,7 @@ int dify_sse_feed(dify_sse_parser *p, const char *bytes, size_t n, dify_sse_hand
 
 int dify_sse_finish(dify_sse_parser *p, dify_sse_handler handler, void *ctx) {
     if (p->failed) return DIFY_SSE_FAILED;
-    int rc = DIFY_SSE_OK;
+    int rc = p->skip_line && p->oversized_id ? DIFY_SSE_TOO_LARGE : DIFY_SSE_OK;
     if (p->line.len && !p->skip_line) {
         size_t line_len = p->line.len;
         forget_line(p);

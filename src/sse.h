@@ -40,6 +40,7 @@ typedef struct dify_sse_parser {
     size_t direct_len;
     size_t line_value_at; /* where the buffered line's value starts; 0: no colon yet */
     int skip_line;        /* the rest of this line is a comment or an unknown field */
+    int oversized_id;     /* a skipped `id:` line too large to keep, unless a NUL voids it */
     size_t max_event_size;
     size_t bom_matched;
     int bom_done;

@@ -125,9 +125,9 @@ dify_stream *dify_stream_open(dify_session *s, const dify_request *req, dify_err
     int streaming = st->res.status >= 200 && st->res.status < 300 && st->res.is_event_stream;
     while (!streaming && !st->finished)
         pump(st);
-    /* Once an event stream has begun, even an early failure is the stream's to
-     * report, after the events that came before it. */
-    if (st->err.kind != DIFY_OK && !streaming) goto failed;
+    /* Once an event stream has begun, a failure is next()'s to report, after the
+     * events before it: where it shows must not depend on how packets fell. */
+    if (st->err.kind != DIFY_OK && !(streaming && st->t.headers_done)) goto failed;
     return st;
 failed:
     *err = st->err;

@@ -77,12 +77,55 @@ function errors.transport(kind, message, which, request_sent)
   }
 end
 
--- HTML error pages are long; keep a short, tag-free excerpt.
+-- HTML error pages are long; keep a short, tag-free, one-line excerpt. Every
+-- step is one pass over the text: a hostile body (a megabyte of "<") must not
+-- cost quadratic time, as Lua patterns such as "<[^>]*>" would.
+local EXCERPT_SCAN = 256 * 1024 -- bytes looked at: more than any error page's head
+local EXCERPT_LEN = 200
+
+-- Removes every open...close block (such as a <script> element).
+local function drop_blocks(text, open, close)
+  local out, from = {}, 1
+  while true do
+    local first = text:find(open, from, true)
+    if not first then break end
+    local _, last = text:find(close, first + #open, true)
+    if not last then break end
+    out[#out + 1] = text:sub(from, first - 1)
+    from = last + 1
+  end
+  out[#out + 1] = text:sub(from)
+  return table.concat(out, " ")
+end
+
+-- Removes tags. A "<" with no ">" after it is text ("a < b"), unless the
+-- body was cut short: then it opened a tag that was cut off.
+local function drop_tags(text, cut)
+  local out, from = {}, 1
+  while true do
+    local lt = text:find("<", from, true)
+    local gt = lt and text:find(">", lt + 1, true)
+    if not gt then
+      out[#out + 1] = text:sub(from, cut and lt and lt - 1 or nil)
+      return table.concat(out, " ")
+    end
+    out[#out + 1] = text:sub(from, lt - 1)
+    from = gt + 1
+  end
+end
+
 local function excerpt(body)
-  local text = body:gsub("<script.-</script>", " "):gsub("<style.-</style>", " ")
-  text = text:gsub("<[^>]*>", " "):gsub("&nbsp;", " "):gsub("%s+", " ")
+  local cut = #body > EXCERPT_SCAN
+  local text = cut and body:sub(1, EXCERPT_SCAN) or body
+  text = drop_tags(drop_blocks(drop_blocks(text, "<script", "</script>"), "<style", "</style>"), cut)
+  text = text:gsub("&nbsp;", " "):gsub("[%s%c]+", " ")
   text = text:gsub("^ ", ""):gsub(" $", "")
-  if #text > 200 then text = text:sub(1, 200) .. "..." end
+  if #text > EXCERPT_LEN then
+    local stop = EXCERPT_LEN
+    -- Never split a UTF-8 character: back up over continuation bytes.
+    while stop > 0 and text:byte(stop + 1) >= 0x80 and text:byte(stop + 1) < 0xC0 do stop = stop - 1 end
+    text = text:sub(1, stop) .. "..."
+  end
   if text == "" then return "empty body" end
   return text
 end
@@ -94,7 +137,11 @@ local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, 
 local function retry_after_seconds(value)
   if not value then return nil end
   local seconds = tonumber(value)
-  if seconds then return math.max(0, seconds) end
+  if seconds then
+    -- A negative, infinite or NaN delay is no delay a retry policy can keep.
+    if seconds >= 0 and seconds < math.huge then return seconds end
+    return nil
+  end
   local day, month, year, hour, min, sec = value:match("^%a+, (%d+) (%a+) (%d+) (%d+):(%d+):(%d+) GMT$")
   if not day or not MONTHS[month] then return nil end
   local now = os.time()
@@ -117,7 +164,8 @@ function errors.from_response(status, headers, body)
     return errors.new{
       kind = "api",
       status = status,
-      code = decoded.code ~= json.null and decoded.code or nil,
+      -- A code is a string (a number at most); a proxy's JSON may hold anything.
+      code = (type(decoded.code) == "string" or type(decoded.code) == "number") and decoded.code or nil,
       message = decoded.message ~= json.null and tostring(decoded.message) or "",
       retry_after = retry_after_seconds(retry_after),
       retry_after_raw = retry_after,
