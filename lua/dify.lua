@@ -15,6 +15,7 @@ local pager = require("dify.pager")
 local request = require("dify.request")
 local routes = require("dify.routes")
 local Stream = require("dify.stream")
+local multiplex = require("dify.multiplex")
 
 local dify = {
   _VERSION = "0.1.0",
@@ -22,6 +23,7 @@ local dify = {
   json = json,
   routes = routes,
   null = json.null,
+  multiplex = multiplex,
 }
 
 local DEFAULT_BASE_URL = "https://api.dify.ai/v1"
@@ -228,7 +230,12 @@ function Client:_call(route, fields, level)
   else
     req.output = fields.output
   end
-  local status, headers, body, which, sent = self._session:request(req)
+  local returned, status, headers, body, which, sent = pcall(self._session.request, self._session, req)
+  if not returned then
+    -- A callback raised: the call was aborted and its error goes on up, without the half file.
+    if final_path then os.remove(req.output) end
+    error(status, 0)
+  end
   if not status then
     if final_path then os.remove(req.output) end
     return nil, errors.redact(errors.transport(headers, body, which, sent), api_key)

@@ -77,6 +77,10 @@ static size_t on_body(char *bytes, size_t size, size_t n, void *arg) {
     t->last_activity_ms = dify_now_ms();
     if (failed(t)) return 0;
     if (is_success(t) && t->sse && t->res->is_event_stream) {
+        if (t->hold && t->hold(t->event_ctx)) {
+            t->paused = 1;
+            return CURL_WRITEFUNC_PAUSE;
+        }
         int rc = dify_sse_feed(t->sse, bytes, len, t->on_event, t->event_ctx);
         if (rc != DIFY_SSE_OK) {
             if (!failed(t))
@@ -110,7 +114,7 @@ static int on_progress(void *arg, curl_off_t down_total, curl_off_t down_now, cu
         t->seen_up = up_now;
         t->last_activity_ms = now;
     }
-    if (t->idle_ms > 0 && now - t->last_activity_ms > t->idle_ms) {
+    if (t->idle_ms > 0 && !t->paused && now - t->last_activity_ms > t->idle_ms) {
         t->idle_fired = 1;
         return 1;
     }

@@ -31,6 +31,10 @@ typedef struct transfer {
     dify_sse_parser *sse; /* set for streams: a 2xx event-stream body goes here */
     dify_sse_handler on_event;
     void *event_ctx;
+    /* Nonzero when event_ctx holds enough unread events: the body is paused
+     * (CURL_WRITEFUNC_PAUSE) until its owner resumes it, and idle time stops counting. */
+    int (*hold)(void *event_ctx);
+    int paused;
     long idle_ms;
     long long last_activity_ms;
     curl_off_t seen_down, seen_up;

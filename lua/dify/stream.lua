@@ -44,13 +44,13 @@ function Stream:_decode(event_type, data)
   return ev
 end
 
---- Returns the next event table, or nil at the end; raises the error object
--- when Dify sends an `error` event, the connection fails, or the stream ends
--- before its terminal event.
-function Stream:next()
+-- The next event table, nil at the end, or (with no_wait) false when the
+-- core stream has nothing ready without waiting.
+local function advance(self, no_wait)
   if self._error then error(self._error, 0) end
   while not self._done do
-    local event_type, data, kind, which, sent = self._core:next()
+    local event_type, data, kind, which, sent = self._core:next(no_wait)
+    if event_type == false then return false end
     if event_type == nil then
       self._done = true
       if data then self:_fail(errors.transport(data, kind, which, sent)) end
@@ -81,6 +81,19 @@ function Stream:next()
     end
   end
   return nil
+end
+
+--- Returns the next event table, or nil at the end; raises the error object
+-- when Dify sends an `error` event, the connection fails, or the stream ends
+-- before its terminal event.
+function Stream:next()
+  return advance(self, false)
+end
+
+-- Like next, but returns false at once when no event has arrived yet
+-- (dify.multiplex calls it for a stream the driver found ready).
+function Stream:_poll()
+  return advance(self, true)
 end
 
 Stream.__call = Stream.next
