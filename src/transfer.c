@@ -143,6 +143,24 @@ static int seek_body(void *arg, curl_off_t offset, int origin) {
     return CURL_SEEKFUNC_OK;
 }
 
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* libcurl silently sends a request again when a reused connection dies before
+ * any answer byte; a body that may have reached Dify (a chat bills) must not
+ * go twice, so a second attempt of a request with a body is refused. */
+static int refuse_resend(void *arg, char *ip, char *local_ip, int port, int local_port) {
+    transfer *t = arg;
+    (void)ip;
+    (void)local_ip;
+    (void)port;
+    (void)local_port;
+    if (++t->attempts > 1 && t->has_body) {
+        t->resend_refused = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+#endif
+
 #define SET(opt, val)                                                      \
     do {                                                                   \
         if (curl_easy_setopt(c, opt, val) != CURLE_OK) goto setopt_failed; \
@@ -157,6 +175,7 @@ static int set_method(transfer *t, const dify_request *req) {
         if (!t->mime) return -1;
         SET(CURLOPT_MIMEPOST, t->mime);
     } else if (req->body || is_post) {
+        t->has_body = 1;
         if (req->body_len) {
             t->body = malloc(req->body_len);
             if (!t->body) {
@@ -168,10 +187,18 @@ static int set_method(transfer *t, const dify_request *req) {
         }
         SET(CURLOPT_POST, 1L);
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+#if LIBCURL_VERSION_NUM >= 0x075000
+        /* Head and body leave in one send (a read callback costs a second
+         * send and wake-up per call); refuse_resend stops libcurl's retry. */
+        SET(CURLOPT_POSTFIELDS, t->body ? t->body : "");
+        (void)read_body;
+        (void)seek_body;
+#else
         SET(CURLOPT_READFUNCTION, read_body);
         SET(CURLOPT_READDATA, t);
         SET(CURLOPT_SEEKFUNCTION, seek_body);
         SET(CURLOPT_SEEKDATA, t);
+#endif
     } else if (is_get) {
         SET(CURLOPT_HTTPGET, 1L);
     }
@@ -225,6 +252,10 @@ int transfer_setup(transfer *t, const dify_request *req, long timeout_ms) {
     SET(CURLOPT_XFERINFOFUNCTION, on_progress);
     SET(CURLOPT_XFERINFODATA, t);
     SET(CURLOPT_NOPROGRESS, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    SET(CURLOPT_PREREQFUNCTION, refuse_resend);
+    SET(CURLOPT_PREREQDATA, t);
+#endif
     return set_method(t, req);
 nomem:
     dify_error_set(t->err, DIFY_ERR_NOMEM, "out of memory");
@@ -291,7 +322,7 @@ int transfer_finish(transfer *t, CURLcode rc) {
         dify_error_set(t->err, DIFY_ERR_DECODE, "%s", why);
     } else if (rc == CURLE_OUT_OF_MEMORY) {
         dify_error_set(t->err, DIFY_ERR_NOMEM, "out of memory");
-    } else if (rc == CURLE_SEND_FAIL_REWIND) {
+    } else if (rc == CURLE_SEND_FAIL_REWIND || t->resend_refused) {
         dify_error_set(t->err, DIFY_ERR_NETWORK,
                        "connection lost after the request was sent; not resent");
     } else {

@@ -40,6 +40,9 @@ typedef struct transfer {
     curl_off_t seen_down, seen_up;
     int headers_done;
     int idle_fired;
+    int has_body;
+    int attempts;       /* requests libcurl began for this transfer (a retry makes two) */
+    int resend_refused; /* a second attempt was stopped: the body may have reached Dify */
     char curl_message[CURL_ERROR_SIZE];
 } transfer;
 
