@@ -251,7 +251,8 @@ int transfer_setup(transfer *t, const dify_request *req, long timeout_ms) {
     SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_XFERINFOFUNCTION, on_progress);
     SET(CURLOPT_XFERINFODATA, t);
-    SET(CURLOPT_NOPROGRESS, 0L);
+    /* Progress calls cost a clock read each: only when someone watches. */
+    SET(CURLOPT_NOPROGRESS, t->progress || t->idle_ms > 0 ? 0L : 1L);
 #if LIBCURL_VERSION_NUM >= 0x075000
     SET(CURLOPT_PREREQFUNCTION, refuse_resend);
     SET(CURLOPT_PREREQDATA, t);
