@@ -16,6 +16,7 @@ local request = require("dify.request")
 local retry = require("dify.retry")
 local routes = require("dify.routes")
 local Stream = require("dify.stream")
+local multiplex = require("dify.multiplex")
 
 local dify = {
   _VERSION = "0.1.0",
@@ -23,6 +24,7 @@ local dify = {
   json = json,
   routes = routes,
   null = json.null,
+  multiplex = multiplex,
 }
 
 local DEFAULT_BASE_URL = "https://api.dify.ai/v1"
@@ -324,9 +326,13 @@ function Client:_send(route, fields, level, template)
       return deliver(chunk)
     end
   end
-  local status, headers, body = self:_exchange("request", req, api_key, path, function()
-    return not delivered
-  end)
+  local returned, status, headers, body = pcall(self._exchange, self, "request", req, api_key, path,
+    function() return not delivered end)
+  if not returned then
+    -- A callback raised: the call was aborted and its error goes on up, without the half file.
+    if final_path then os.remove(req.output) end
+    error(status, 0)
+  end
   if not status then
     if final_path then os.remove(req.output) end
     return nil, headers

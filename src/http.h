@@ -73,14 +73,26 @@ int dify_session_perform(dify_session *s, const dify_request *req, dify_response
                          dify_error *err);
 
 typedef struct dify_stream dify_stream;
+struct dify_driver; /* driver.h */
 
-/* Sends the request and waits for the response headers. Returns NULL with err
- * set on a transport failure. When the answer is not a 2xx event stream, its
- * whole body has been read into the response and next() reports the end. */
-dify_stream *dify_stream_open(dify_session *s, const dify_request *req, dify_error *err);
+/* Sends the request on drv (which every stream it drives shares) and waits
+ * for the response headers. Returns NULL with err set on a transport failure.
+ * When the answer is not a 2xx event stream, its whole body has been read
+ * into the response and next() reports the end. */
+dify_stream *dify_stream_open(dify_session *s, struct dify_driver *drv, const dify_request *req,
+                              dify_error *err);
 const dify_response *dify_stream_response(const dify_stream *st);
-/* 1: an event (valid until the next call), 0: the stream ended, -1: err set. */
+struct dify_driver *dify_stream_driver(const dify_stream *st);
+
+#define DIFY_STREAM_PENDING 2
+/* 1: an event, 0: the stream ended, -1: err set. The event stays valid until
+ * the next call on any stream of the same driver. next() waits; take() answers
+ * DIFY_STREAM_PENDING at once when nothing has arrived yet. */
 int dify_stream_next(dify_stream *st, dify_sse_event *event, dify_error *err);
+int dify_stream_take(dify_stream *st, dify_sse_event *event, dify_error *err);
+/* Drives the streams of list (all on one driver) until one of them has an
+ * event or has ended; returns its index, looking from `first` on for fairness. */
+size_t dify_stream_wait_any(dify_stream *const *list, size_t n, size_t first);
 void dify_stream_close(dify_stream *st);
 
 #endif

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "compat.h"
+#include "driver.h"
 #include "event_queue.h"
 #include "http.h"
 
@@ -20,6 +21,8 @@
 #define STREAM_MT "dify.core.stream"
 #define CALL_MT "dify.core.call"
 #define PARSER_MT "dify.core.sse_parser"
+#define DRIVER_MT "dify.core.driver"
+#define DRIVER_KEY "dify.core.the_driver" /* registry slot of the instance */
 
 #define DEFAULT_MAX_BODY (64u * 1024u * 1024u)
 #define DEFAULT_MAX_EVENT (16u * 1024u * 1024u)
@@ -31,6 +34,12 @@ typedef struct session_box {
 typedef struct stream_box {
     dify_stream *stream;
 } stream_box;
+
+/* The Lua state's one driver (in the registry): every stream, from any
+ * client, runs on it, so that any of them can be waited on together. */
+typedef struct driver_box {
+    dify_driver *driver;
+} driver_box;
 
 typedef struct parser_box {
     dify_sse_parser parser;
@@ -306,6 +315,32 @@ static int call_gc(lua_State *L) {
     return 0;
 }
 
+/* ---- driver ---- */
+
+static int driver_gc(lua_State *L) {
+    driver_box *box = luaL_checkudata(L, 1, DRIVER_MT);
+    dify_driver_release(box->driver);
+    box->driver = NULL;
+    return 0;
+}
+
+static dify_driver *state_driver(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, DRIVER_KEY);
+    driver_box *box = luaL_testudata(L, -1, DRIVER_MT);
+    lua_pop(L, 1);
+    if (box && box->driver) return box->driver;
+    box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->driver = NULL;
+    luaL_getmetatable(L, DRIVER_MT);
+    lua_setmetatable(L, -2);
+    dify_error err;
+    dify_error_clear(&err);
+    box->driver = dify_driver_new(&err);
+    if (!box->driver) luaL_error(L, "dify.core: %s", err.message);
+    lua_setfield(L, LUA_REGISTRYINDEX, DRIVER_KEY);
+    return box->driver;
+}
+
 /* ---- session ---- */
 
 static session_box *check_session(lua_State *L) {
@@ -415,8 +450,9 @@ static int session_stream(lua_State *L) {
     luaL_getmetatable(L, STREAM_MT);
     lua_setmetatable(L, -2);
     int stream_at = lua_gettop(L);
+    dify_driver *driver = state_driver(L);
     dify_error err;
-    sb->stream = dify_stream_open(box->session, &a.req, &err);
+    sb->stream = dify_stream_open(box->session, driver, &a.req, &err);
     if (!sb->stream) return push_failure(L, &err);
 
     const dify_response *res = dify_stream_response(sb->stream);
@@ -453,12 +489,19 @@ static void push_event_fields(lua_State *L, const dify_sse_event *ev) {
         lua_pushnil(L);
 }
 
+/* next() waits for an event; next(true) answers false at once when none has arrived. */
 static int stream_next(lua_State *L) {
     stream_box *sb = luaL_checkudata(L, 1, STREAM_MT);
+    int no_wait = lua_toboolean(L, 2);
     if (!sb->stream) return 0;
     dify_sse_event ev;
     dify_error err;
-    int rc = dify_stream_next(sb->stream, &ev, &err);
+    int rc =
+        no_wait ? dify_stream_take(sb->stream, &ev, &err) : dify_stream_next(sb->stream, &ev, &err);
+    if (rc == DIFY_STREAM_PENDING) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
     if (rc == 1) {
         push_event_fields(L, &ev);
         return 3;
@@ -480,6 +523,38 @@ static int stream_close(lua_State *L) {
 static int stream_is_open(lua_State *L) {
     stream_box *sb = luaL_checkudata(L, 1, STREAM_MT);
     lua_pushboolean(L, sb->stream != NULL);
+    return 1;
+}
+
+/* core.wait_any({s1, s2, ...}[, first]): drives the core streams together
+ * until one has an event or has ended; returns its index. A closed stream is
+ * ready at once. */
+static int core_wait_any(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t n = lua_rawlen(L, 1);
+    if (n == 0) luaL_argerror(L, 1, "no streams to wait on");
+    lua_Integer first = luaL_optinteger(L, 2, 1);
+    dify_stream **list = lua_newuserdatauv(L, n * sizeof *list, 0);
+    dify_driver *driver = NULL;
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        stream_box *sb = luaL_testudata(L, -1, STREAM_MT);
+        if (!sb)
+            luaL_error(L,
+                       "stream #%d is not a libcurl stream: only those can be waited on together",
+                       (int)i + 1);
+        lua_pop(L, 1);
+        if (!sb->stream) {
+            lua_pushinteger(L, (lua_Integer)i + 1);
+            return 1;
+        }
+        if (driver && dify_stream_driver(sb->stream) != driver)
+            luaL_error(L, "stream #%d belongs to another driver", (int)i + 1);
+        driver = dify_stream_driver(sb->stream);
+        list[i] = sb->stream;
+    }
+    size_t start = first >= 1 ? (size_t)(first - 1) % n : 0;
+    lua_pushinteger(L, (lua_Integer)dify_stream_wait_any(list, n, start) + 1);
     return 1;
 }
 
@@ -605,9 +680,14 @@ int luaopen_dify_core(lua_State *L) {
                                               {"__gc", parser_gc},
                                               {NULL, NULL}};
     static const luaL_Reg call_methods[] = {{"__gc", call_gc}, {NULL, NULL}};
-    static const luaL_Reg functions[] = {{"session", core_session}, {"sse_parser", core_sse_parser},
-                                         {"version", core_version}, {"now", core_now},
-                                         {"sleep", core_sleep},     {NULL, NULL}};
+    static const luaL_Reg driver_methods[] = {{"__gc", driver_gc}, {NULL, NULL}};
+    static const luaL_Reg functions[] = {{"session", core_session},
+                                         {"sse_parser", core_sse_parser},
+                                         {"version", core_version},
+                                         {"wait_any", core_wait_any},
+                                         {"now", core_now},
+                                         {"sleep", core_sleep},
+                                         {NULL, NULL}};
     /* Reference counted by libcurl itself; never cleaned up, as other users may share it. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return luaL_error(L, "curl_global_init failed");
@@ -615,6 +695,7 @@ int luaopen_dify_core(lua_State *L) {
     new_class(L, STREAM_MT, stream_methods);
     new_class(L, PARSER_MT, parser_methods);
     new_class(L, CALL_MT, call_methods);
+    new_class(L, DRIVER_MT, driver_methods);
     luaL_newlib(L, functions);
     return 1;
 }

@@ -1,23 +1,41 @@
 #define _POSIX_C_SOURCE 200809L
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver.h"
 #include "event_queue.h"
 #include "transfer.h"
 
+/* Unread events a stream may hold before its transfer pauses: other streams
+ * on the same driver keep flowing while this one is not being read. */
+#define HOLD_BYTES (1024 * 1024)
+
 struct dify_stream {
+    dify_driven driven;
     transfer t;
-    CURLM *multi;
+    dify_driver *driver;
     dify_response res;
     dify_error err;
     dify_sse_parser sse;
     dify_event_queue queue;
     long long first_event_deadline_ms; /* 0: none */
     int saw_data_event;
+    int added;
     int finished;
 };
 
-static void finish(dify_stream *st, CURLcode rc) {
+static dify_stream *stream_of(dify_driven *d) {
+    return (dify_stream *)(void *)((char *)d - offsetof(dify_stream, driven));
+}
+
+static int queue_full(void *ctx) {
+    const dify_event_queue *q = ctx;
+    return q->arena.len >= HOLD_BYTES;
+}
+
+static void on_done(dify_driven *d, CURLcode rc) {
+    dify_stream *st = stream_of(d);
     st->finished = 1;
     if (transfer_finish(&st->t, rc) == 0 && st->res.is_event_stream) {
         int sse_rc = dify_sse_finish(&st->sse, dify_event_queue_push, &st->queue);
@@ -27,65 +45,95 @@ static void finish(dify_stream *st, CURLcode rc) {
     }
 }
 
-/* Moves the transfer on: reads what the network has, or waits a little. */
-static void pump(dify_stream *st) {
-    int running = 0;
-    CURLMcode mc = curl_multi_perform(st->multi, &running);
-    if (mc != CURLM_OK) {
-        st->finished = 1;
-        dify_error_set(&st->err, DIFY_ERR_NETWORK, "%s", curl_multi_strerror(mc));
-        return;
-    }
-    int pending;
-    CURLMsg *msg;
-    while ((msg = curl_multi_info_read(st->multi, &pending)) != NULL) {
-        if (msg->msg == CURLMSG_DONE) finish(st, msg->data.result);
-    }
-    if (st->finished || !dify_event_queue_empty(&st->queue)) return;
-    long long now = dify_now_ms();
-    if (!st->saw_data_event && st->first_event_deadline_ms && now > st->first_event_deadline_ms) {
-        /* Pings keep a connection alive without bringing an answer any closer. */
-        st->finished = 1;
-        dify_error_set(&st->err, DIFY_ERR_TIMEOUT, "no event within first_event_timeout");
-        st->err.which = "first_event";
-        return;
-    }
-    long long idle = st->t.idle_ms;
-    if (idle > 0 && now - st->t.last_activity_ms > idle) {
-        /* libcurl only calls the progress check while it has work; silence is ours to catch. */
-        st->finished = 1;
-        st->t.idle_fired = 1;
-        dify_error_set(&st->err, DIFY_ERR_TIMEOUT, "no data received for %lld ms (idle_timeout)",
-                       idle);
-        st->err.which = "idle";
-        return;
-    }
-    long long wait_ms = idle > 0 && idle < 1000 ? idle : 1000;
-    if (!st->saw_data_event && st->first_event_deadline_ms &&
-        st->first_event_deadline_ms - now + 1 < wait_ms)
-        wait_ms = st->first_event_deadline_ms - now + 1;
-    mc = curl_multi_poll(st->multi, NULL, 0, (int)wait_ms, NULL);
-    if (mc != CURLM_OK) {
-        st->finished = 1;
-        dify_error_set(&st->err, DIFY_ERR_NETWORK, "%s", curl_multi_strerror(mc));
-    }
-}
-
-static void free_stream(dify_stream *st) {
-    if (st->multi) {
-        if (st->t.curl) curl_multi_remove_handle(st->multi, st->t.curl);
-        curl_multi_cleanup(st->multi);
-    }
+static void free_stream(dify_driven *d) {
+    dify_stream *st = stream_of(d);
     if (st->t.curl) curl_easy_cleanup(st->t.curl);
     transfer_cleanup(&st->t);
     dify_sse_free(&st->sse);
     dify_event_queue_free(&st->queue);
     dify_response_free(&st->res);
     dify_session_release(st->t.session);
+    dify_driver_release(st->driver);
     free(st);
 }
 
-dify_stream *dify_stream_open(dify_session *s, const dify_request *req, dify_error *err) {
+static void fail(dify_stream *st, const dify_error *err) {
+    st->finished = 1;
+    if (st->err.kind == DIFY_OK) st->err = *err;
+}
+
+static int has_event_or_end(const dify_stream *st) {
+    return st->finished || !dify_event_queue_empty(&st->queue);
+}
+
+static int has_headers_or_end(const dify_stream *st) {
+    return st->finished || st->t.headers_done;
+}
+
+static int has_ended(const dify_stream *st) {
+    return st->finished;
+}
+
+/* One turn of the driver for the streams in list: read what the sockets
+ * hold; when none of the streams became ready, check their idle timers (libcurl
+ * only runs its progress check while it has work) and wait for the network. */
+static void turn(dify_stream *const *list, size_t n, int (*ready)(const dify_stream *)) {
+    dify_driver *drv = list[0]->driver;
+    dify_error err;
+    dify_error_clear(&err);
+    if (dify_driver_perform(drv, &err) != 0) {
+        for (size_t i = 0; i < n; i++)
+            fail(list[i], &err);
+        return;
+    }
+    long long now = dify_now_ms();
+    long long wait_ms = 1000;
+    for (size_t i = 0; i < n; i++) {
+        dify_stream *st = list[i];
+        if (ready(st)) return;
+        if (!st->saw_data_event && st->first_event_deadline_ms) {
+            long long first_left = st->first_event_deadline_ms - now;
+            if (first_left < 0) {
+                /* Pings keep a connection alive without bringing an answer any closer. */
+                dify_error_set(&err, DIFY_ERR_TIMEOUT, "no event within first_event_timeout");
+                err.which = "first_event";
+                fail(st, &err);
+                return;
+            }
+            if (first_left + 1 < wait_ms) wait_ms = first_left + 1;
+        }
+        long long idle = st->t.idle_ms;
+        if (idle <= 0 || st->t.paused) continue;
+        long long left = idle - (now - st->t.last_activity_ms);
+        if (left < 0) {
+            st->t.idle_fired = 1;
+            dify_error_set(&err, DIFY_ERR_TIMEOUT, "no data received for %lld ms (idle_timeout)",
+                           idle);
+            err.which = "idle";
+            fail(st, &err);
+            return;
+        }
+        if (left < wait_ms) wait_ms = left;
+    }
+    if (dify_driver_wait(drv, (int)wait_ms, &err) != 0)
+        for (size_t i = 0; i < n; i++)
+            fail(list[i], &err);
+}
+
+/* The caller holds none of the popped events' bytes any more. */
+static void release_read_events(dify_stream *st) {
+    if (!dify_event_queue_empty(&st->queue)) return;
+    dify_event_queue_clear(&st->queue);
+    if (st->t.paused && !st->finished) {
+        st->t.paused = 0;
+        st->t.last_activity_ms = dify_now_ms();
+        /* May hand the held bytes to the parser right here. */
+        curl_easy_pause(st->t.curl, CURLPAUSE_CONT);
+    }
+}
+
+dify_stream *dify_stream_open(dify_session *s, dify_driver *drv, const dify_request *req,
+                              dify_error *err) {
     dify_error_clear(err);
     dify_stream *st = calloc(1, sizeof *st);
     if (!st) {
@@ -93,6 +141,8 @@ dify_stream *dify_stream_open(dify_session *s, const dify_request *req, dify_err
         return NULL;
     }
     s->refs++;
+    dify_driver_retain(drv);
+    st->driver = drv;
     st->t.session = s;
     dify_error_clear(&st->err);
     dify_response_init(&st->res);
@@ -103,35 +153,35 @@ dify_stream *dify_stream_open(dify_session *s, const dify_request *req, dify_err
     st->t.sse = &st->sse;
     st->t.on_event = dify_event_queue_push;
     st->t.event_ctx = &st->queue;
+    st->t.hold = queue_full;
     st->t.idle_ms = s->opts.idle_timeout_ms;
+    st->driven.on_done = on_done;
+    st->driven.free = free_stream;
     if (req->first_event_timeout_ms > 0)
         st->first_event_deadline_ms = dify_now_ms() + req->first_event_timeout_ms;
 
-    st->t.curl = curl_easy_init();
-    st->multi = curl_multi_init();
-    if (!st->t.curl || !st->multi) {
+    st->t.curl = st->driven.curl = curl_easy_init();
+    if (!st->t.curl) {
         dify_error_set(&st->err, DIFY_ERR_NOMEM, "out of memory");
         goto failed;
     }
     /* Streams may run for minutes: only silence (idle_timeout) ends them. */
     long timeout_ms = req->timeout_ms >= 0 ? req->timeout_ms : 0;
     if (transfer_setup(&st->t, req, timeout_ms) != 0) goto failed;
-    if (curl_multi_add_handle(st->multi, st->t.curl) != CURLM_OK) {
-        dify_error_set(&st->err, DIFY_ERR_NOMEM, "out of memory");
-        goto failed;
-    }
-    while (!st->finished && !st->t.headers_done)
-        pump(st);
+    if (dify_driver_add(drv, &st->driven, &st->err) != 0) goto failed;
+    st->added = 1;
+    while (!has_headers_or_end(st))
+        turn(&st, 1, has_headers_or_end);
     int streaming = st->res.status >= 200 && st->res.status < 300 && st->res.is_event_stream;
     while (!streaming && !st->finished)
-        pump(st);
+        turn(&st, 1, has_ended);
     /* Once an event stream has begun, a failure is next()'s to report, after the
      * events before it: where it shows must not depend on how packets fell. */
     if (st->err.kind != DIFY_OK && !(streaming && st->t.headers_done)) goto failed;
     return st;
 failed:
     *err = st->err;
-    free_stream(st);
+    dify_stream_close(st);
     return NULL;
 }
 
@@ -139,17 +189,12 @@ const dify_response *dify_stream_response(const dify_stream *st) {
     return &st->res;
 }
 
-int dify_stream_next(dify_stream *st, dify_sse_event *event, dify_error *err) {
-    if (dify_event_queue_empty(&st->queue)) {
-        /* The caller is done with the previous event's bytes. */
-        dify_event_queue_clear(&st->queue);
-        while (dify_event_queue_empty(&st->queue) && !st->finished)
-            pump(st);
-    }
+int dify_stream_take(dify_stream *st, dify_sse_event *event, dify_error *err) {
     if (dify_event_queue_pop(&st->queue, event)) {
         if (event->has_data) st->saw_data_event = 1;
         return 1;
     }
+    if (!st->finished) return DIFY_STREAM_PENDING;
     if (st->err.kind != DIFY_OK) {
         *err = st->err;
         return -1;
@@ -157,6 +202,33 @@ int dify_stream_next(dify_stream *st, dify_sse_event *event, dify_error *err) {
     return 0;
 }
 
+int dify_stream_next(dify_stream *st, dify_sse_event *event, dify_error *err) {
+    release_read_events(st);
+    while (!has_event_or_end(st))
+        turn(&st, 1, has_event_or_end);
+    return dify_stream_take(st, event, err);
+}
+
+size_t dify_stream_wait_any(dify_stream *const *list, size_t n, size_t first) {
+    for (size_t i = 0; i < n; i++)
+        release_read_events(list[i]);
+    for (;;) {
+        for (size_t k = 0; k < n; k++) {
+            size_t i = (first + k) % n;
+            if (has_event_or_end(list[i])) return i;
+        }
+        turn(list, n, has_event_or_end);
+    }
+}
+
+dify_driver *dify_stream_driver(const dify_stream *st) {
+    return st->driver;
+}
+
 void dify_stream_close(dify_stream *st) {
-    if (st) free_stream(st);
+    if (!st) return;
+    if (st->added)
+        dify_driver_remove(st->driver, &st->driven);
+    else
+        free_stream(&st->driven);
 }

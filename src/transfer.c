@@ -77,6 +77,10 @@ static size_t on_body(char *bytes, size_t size, size_t n, void *arg) {
     t->last_activity_ms = dify_now_ms();
     if (failed(t)) return 0;
     if (is_success(t) && t->sse && t->res->is_event_stream) {
+        if (t->hold && t->hold(t->event_ctx)) {
+            t->paused = 1;
+            return CURL_WRITEFUNC_PAUSE;
+        }
         int rc = dify_sse_feed(t->sse, bytes, len, t->on_event, t->event_ctx);
         if (rc != DIFY_SSE_OK) {
             if (!failed(t))
@@ -110,7 +114,7 @@ static int on_progress(void *arg, curl_off_t down_total, curl_off_t down_now, cu
         t->seen_up = up_now;
         t->last_activity_ms = now;
     }
-    if (t->idle_ms > 0 && now - t->last_activity_ms > t->idle_ms) {
+    if (t->idle_ms > 0 && !t->paused && now - t->last_activity_ms > t->idle_ms) {
         t->idle_fired = 1;
         return 1;
     }
@@ -139,6 +143,24 @@ static int seek_body(void *arg, curl_off_t offset, int origin) {
     return CURL_SEEKFUNC_OK;
 }
 
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* libcurl silently sends a request again when a reused connection dies before
+ * any answer byte; a body that may have reached Dify (a chat bills) must not
+ * go twice, so a second attempt of a request with a body is refused. */
+static int refuse_resend(void *arg, char *ip, char *local_ip, int port, int local_port) {
+    transfer *t = arg;
+    (void)ip;
+    (void)local_ip;
+    (void)port;
+    (void)local_port;
+    if (++t->attempts > 1 && t->has_body) {
+        t->resend_refused = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+#endif
+
 #define SET(opt, val)                                                      \
     do {                                                                   \
         if (curl_easy_setopt(c, opt, val) != CURLE_OK) goto setopt_failed; \
@@ -153,6 +175,7 @@ static int set_method(transfer *t, const dify_request *req) {
         if (!t->mime) return -1;
         SET(CURLOPT_MIMEPOST, t->mime);
     } else if (req->body || is_post) {
+        t->has_body = 1;
         if (req->body_len) {
             t->body = malloc(req->body_len);
             if (!t->body) {
@@ -164,10 +187,18 @@ static int set_method(transfer *t, const dify_request *req) {
         }
         SET(CURLOPT_POST, 1L);
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+#if LIBCURL_VERSION_NUM >= 0x075000
+        /* Head and body leave in one send (a read callback costs a second
+         * send and wake-up per call); refuse_resend stops libcurl's retry. */
+        SET(CURLOPT_POSTFIELDS, t->body ? t->body : "");
+        (void)read_body;
+        (void)seek_body;
+#else
         SET(CURLOPT_READFUNCTION, read_body);
         SET(CURLOPT_READDATA, t);
         SET(CURLOPT_SEEKFUNCTION, seek_body);
         SET(CURLOPT_SEEKDATA, t);
+#endif
     } else if (is_get) {
         SET(CURLOPT_HTTPGET, 1L);
     }
@@ -220,7 +251,12 @@ int transfer_setup(transfer *t, const dify_request *req, long timeout_ms) {
     SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_XFERINFOFUNCTION, on_progress);
     SET(CURLOPT_XFERINFODATA, t);
-    SET(CURLOPT_NOPROGRESS, 0L);
+    /* Progress calls cost a clock read each: only when someone watches. */
+    SET(CURLOPT_NOPROGRESS, t->progress || t->idle_ms > 0 ? 0L : 1L);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    SET(CURLOPT_PREREQFUNCTION, refuse_resend);
+    SET(CURLOPT_PREREQDATA, t);
+#endif
     return set_method(t, req);
 nomem:
     dify_error_set(t->err, DIFY_ERR_NOMEM, "out of memory");
@@ -287,7 +323,7 @@ int transfer_finish(transfer *t, CURLcode rc) {
         dify_error_set(t->err, DIFY_ERR_DECODE, "%s", why);
     } else if (rc == CURLE_OUT_OF_MEMORY) {
         dify_error_set(t->err, DIFY_ERR_NOMEM, "out of memory");
-    } else if (rc == CURLE_SEND_FAIL_REWIND) {
+    } else if (rc == CURLE_SEND_FAIL_REWIND || t->resend_refused) {
         dify_error_set(t->err, DIFY_ERR_NETWORK,
                        "connection lost after the request was sent; not resent");
     } else {

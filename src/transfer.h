@@ -31,11 +31,18 @@ typedef struct transfer {
     dify_sse_parser *sse; /* set for streams: a 2xx event-stream body goes here */
     dify_sse_handler on_event;
     void *event_ctx;
+    /* Nonzero when event_ctx holds enough unread events: the body is paused
+     * (CURL_WRITEFUNC_PAUSE) until its owner resumes it, and idle time stops counting. */
+    int (*hold)(void *event_ctx);
+    int paused;
     long idle_ms;
     long long last_activity_ms;
     curl_off_t seen_down, seen_up;
     int headers_done;
     int idle_fired;
+    int has_body;
+    int attempts;       /* requests libcurl began for this transfer (a retry makes two) */
+    int resend_refused; /* a second attempt was stopped: the body may have reached Dify */
     char curl_message[CURL_ERROR_SIZE];
 } transfer;
 

@@ -15,8 +15,6 @@ local Stream = {}
 Stream.__index = Stream
 Stream.__name = "dify.stream"
 
-local ID_FIELDS = { "task_id", "message_id", "conversation_id", "workflow_run_id" }
-
 -- The user and key a stream was opened with: its stop call must use the same
 -- (Dify only stops a run for the user who started it). Kept off the stream
 -- table so that dumping a stream never shows a key.
@@ -45,23 +43,18 @@ function Stream:_fail(err)
   error(err, 0)
 end
 
-function Stream:_decode(event_type, data)
-  local ev, why = json.decode(data)
-  if type(ev) ~= "table" then
-    self:_fail(errors.new{ kind = "decode", message = "event data is not a JSON object: " ..
-      tostring(why or data):sub(1, 120) })
-  end
-  if ev.event == nil then ev.event = event_type ~= "" and event_type or "message" end
-  return ev
-end
+local null = json.null
+local decode_json = json.decode
 
---- Returns the next event table, or nil at the end; raises the error object
--- when Dify sends an `error` event, the connection fails, or the stream ends
--- before its terminal event.
-function Stream:next()
+-- The next event table, nil at the end, or (with no_wait) false when the
+-- core stream has nothing ready without waiting. This runs once per event:
+-- it keeps to locals and plain field reads.
+local function advance(self, no_wait)
   if self._error then error(self._error, 0) end
+  local core = self._core
   while not self._done do
-    local event_type, data, kind, which, sent = self._core:next()
+    local event_type, data, kind, which, sent = core:next(no_wait)
+    if event_type == false then return false end
     if event_type == nil then
       self._done = true
       if data then self:_fail(errors.transport(data, kind, which, sent)) end
@@ -73,29 +66,55 @@ function Stream:next()
     end
     -- Frames without data (Dify's `event: ping`) only keep the connection alive.
     if data ~= nil then
-      local ev = self:_decode(event_type, data)
-      if ev.event ~= "ping" then
-        -- The event's JSON as Dify sent it, for dify.relay to pass on unchanged.
-        self._raw_data = data
-        for _, field in ipairs(ID_FIELDS) do
-          if ev[field] ~= nil and ev[field] ~= json.null then self[field] = ev[field] end
-        end
-        if ev.event == "error" then
+      local ev, why = decode_json(data)
+      if type(ev) ~= "table" then
+        self:_fail(errors.new{ kind = "decode", message = "event data is not a JSON object: " ..
+          tostring(why or data):sub(1, 120) })
+      end
+      local name = ev.event
+      if name == nil then
+        name = event_type ~= "" and event_type or "message"
+        ev.event = name
+      end
+      if name ~= "ping" then
+        local v = ev.task_id
+        if v ~= nil and v ~= null then self.task_id = v end
+        v = ev.message_id
+        if v ~= nil and v ~= null then self.message_id = v end
+        v = ev.conversation_id
+        if v ~= nil and v ~= null then self.conversation_id = v end
+        v = ev.workflow_run_id
+        if v ~= nil and v ~= null then self.workflow_run_id = v end
+        if name == "error" then
           self:_fail(errors.new{
             kind = "api",
             status = tonumber(ev.status),
-            code = ev.code ~= json.null and ev.code or nil,
-            message = ev.message ~= json.null and tostring(ev.message or "error event") or "error event",
+            code = ev.code ~= null and ev.code or nil,
+            message = ev.message ~= null and tostring(ev.message or "error event") or "error event",
           })
         end
-        if ev.event == self._route.terminal then self._terminal_seen = true end
+        if name == self._route.terminal then self._terminal_seen = true end
         self.delivered = self.delivered + 1
-        self._client:_hook("on_event", { event = ev.event, bytes = #data, index = self.delivered })
+        local hook = self._client.hooks.on_event
+        if hook then hook{ event = name, bytes = #data, index = self.delivered } end
         if self.delivered > self._skip then return ev end
       end
     end
   end
   return nil
+end
+
+--- Returns the next event table, or nil at the end; raises the error object
+-- when Dify sends an `error` event, the connection fails, or the stream ends
+-- before its terminal event.
+function Stream:next()
+  return advance(self, false)
+end
+
+-- Like next, but returns false at once when no event has arrived yet
+-- (dify.multiplex calls it for a stream the driver found ready).
+function Stream:_poll()
+  return advance(self, true)
 end
 
 Stream.__call = Stream.next

@@ -1,0 +1,103 @@
+#define _POSIX_C_SOURCE 200809L
+#include "driver.h"
+
+#include <stdlib.h>
+
+struct dify_driver {
+    CURLM *multi;
+    int refs;
+    int performing;
+    dify_driven *parked;
+};
+
+dify_driver *dify_driver_new(dify_error *err) {
+    dify_driver *d = calloc(1, sizeof *d);
+    if (d) d->multi = curl_multi_init();
+    if (!d || !d->multi) {
+        free(d);
+        dify_error_set(err, DIFY_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    d->refs = 1;
+    return d;
+}
+
+void dify_driver_retain(dify_driver *d) {
+    d->refs++;
+}
+
+void dify_driver_release(dify_driver *d) {
+    if (d && --d->refs == 0) {
+        curl_multi_cleanup(d->multi);
+        free(d);
+    }
+}
+
+int dify_driver_add(dify_driver *drv, dify_driven *d, dify_error *err) {
+    if (curl_easy_setopt(d->curl, CURLOPT_PRIVATE, (void *)d) != CURLE_OK ||
+        curl_multi_add_handle(drv->multi, d->curl) != CURLM_OK) {
+        dify_error_set(err, DIFY_ERR_NETWORK, "libcurl cannot start the transfer");
+        return -1;
+    }
+    return 0;
+}
+
+static void drop(dify_driver *drv, dify_driven *d) {
+    curl_multi_remove_handle(drv->multi, d->curl);
+    d->free(d);
+}
+
+void dify_driver_remove(dify_driver *drv, dify_driven *d) {
+    if (drv->performing) {
+        d->next_parked = drv->parked;
+        drv->parked = d;
+        return;
+    }
+    drop(drv, d);
+}
+
+static int is_parked(const dify_driver *drv, const dify_driven *d) {
+    for (const dify_driven *p = drv->parked; p; p = p->next_parked)
+        if (p == d) return 1;
+    return 0;
+}
+
+int dify_driver_perform(dify_driver *drv, dify_error *err) {
+    if (drv->performing) {
+        /* A Lua callback waited on a stream: libcurl would refuse the recursion. */
+        dify_error_set(err, DIFY_ERR_NETWORK, "cannot wait on a stream from inside a callback");
+        return -1;
+    }
+    int running = 0;
+    drv->performing = 1;
+    CURLMcode mc = curl_multi_perform(drv->multi, &running);
+    int pending;
+    CURLMsg *msg;
+    while (mc == CURLM_OK && (msg = curl_multi_info_read(drv->multi, &pending)) != NULL) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        void *priv = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        dify_driven *d = priv;
+        if (d && !is_parked(drv, d)) d->on_done(d, msg->data.result);
+    }
+    drv->performing = 0;
+    while (drv->parked) {
+        dify_driven *d = drv->parked;
+        drv->parked = d->next_parked;
+        drop(drv, d);
+    }
+    if (mc != CURLM_OK) {
+        dify_error_set(err, DIFY_ERR_NETWORK, "%s", curl_multi_strerror(mc));
+        return -1;
+    }
+    return 0;
+}
+
+int dify_driver_wait(dify_driver *drv, int wait_ms, dify_error *err) {
+    CURLMcode mc = curl_multi_poll(drv->multi, NULL, 0, wait_ms, NULL);
+    if (mc != CURLM_OK) {
+        dify_error_set(err, DIFY_ERR_NETWORK, "%s", curl_multi_strerror(mc));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,40 @@
+/* The one libcurl multi handle that moves every stream and concurrent call of
+ * a Lua state, so that any number of them progress together in one thread.
+ *
+ * Transfers register a dify_driven with CURLINFO_PRIVATE; when libcurl says
+ * one is done, its on_done runs. A transfer closed while the driver is inside
+ * curl_multi_perform (from a Lua callback of another transfer) cannot leave
+ * the multi handle then: it is parked and freed when perform returns. */
+#ifndef DIFY_DRIVER_H
+#define DIFY_DRIVER_H
+
+#include <curl/curl.h>
+
+#include "error.h"
+
+typedef struct dify_driven dify_driven;
+struct dify_driven {
+    CURL *curl;
+    void (*on_done)(dify_driven *d, CURLcode rc);
+    void (*free)(dify_driven *d); /* removes nothing: the driver has done that */
+    dify_driven *next_parked;
+};
+
+typedef struct dify_driver dify_driver;
+
+dify_driver *dify_driver_new(dify_error *err);
+void dify_driver_retain(dify_driver *d);
+void dify_driver_release(dify_driver *d);
+
+/* Adds d->curl to the multi handle. Returns 0, or -1 with err set. */
+int dify_driver_add(dify_driver *drv, dify_driven *d, dify_error *err);
+/* Takes d->curl out of the multi handle and frees d, now or after perform. */
+void dify_driver_remove(dify_driver *drv, dify_driven *d);
+
+/* Reads and writes what the sockets allow and reports finished transfers.
+ * Returns 0, or -1 with err set when libcurl itself fails. */
+int dify_driver_perform(dify_driver *drv, dify_error *err);
+/* Waits up to wait_ms for socket activity. Returns 0, or -1 with err set. */
+int dify_driver_wait(dify_driver *drv, int wait_ms, dify_error *err);
+
+#endif
