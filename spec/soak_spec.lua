@@ -16,7 +16,7 @@ local RSS_SLACK_KB = 4096
 
 local function pid()
   local stat = assert(io.open("/proc/self/stat"))
-  local line = stat:read("l")
+  local line = stat:read("*l")
   stat:close()
   return line:match("^(%d+)")
 end
@@ -24,14 +24,14 @@ end
 local function open_fds(self_pid)
   -- ls runs in a child: the pipe it writes to is ours, the same at every sample.
   local ls = assert(io.popen("ls /proc/" .. self_pid .. "/fd | wc -l"))
-  local n = tonumber(ls:read("l"))
+  local n = tonumber(ls:read("*l"))
   ls:close()
   return n
 end
 
 local function rss_kb()
   local status = assert(io.open("/proc/self/status"))
-  local text = status:read("a")
+  local text = status:read("*a")
   status:close()
   return tonumber(text:match("VmRSS:%s*(%d+)"))
 end
@@ -63,7 +63,7 @@ describe("soak #soak", function()
         lua_kb = math.floor(collectgarbage("count")) }
     end
     sample(0)
-    local every = math.max(1, n // SAMPLES)
+    local every = math.max(1, math.floor(n / SAMPLES))
     for i = 1, n do
       one_stream(i)
       if i % every == 0 or i == n then sample(i) end

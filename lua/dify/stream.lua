@@ -77,6 +77,8 @@ local function advance(self, no_wait)
         ev.event = name
       end
       if name ~= "ping" then
+        -- The event's JSON as Dify sent it, for dify.relay to pass on unchanged.
+        self._raw_data = data
         local v = ev.task_id
         if v ~= nil and v ~= null then self.task_id = v end
         v = ev.message_id
