@@ -3,19 +3,7 @@ local support = require("spec.support")
 
 describe("app information", function()
   local srv, client
-
-  setup(function()
-    srv = support.start()
-    client = support.client(srv)
-  end)
-
-  teardown(function()
-    srv.stop()
-  end)
-
-  before_each(function()
-    srv.reset()
-  end)
+  support.serve(function(s, c) srv, client = s, c end)
 
   it("reads parameters, info, meta and site with the user", function()
     local params = assert(client:parameters())

@@ -4,19 +4,7 @@ local support = require("spec.support")
 
 describe("chat", function()
   local srv, client
-
-  setup(function()
-    srv = support.start()
-    client = support.client(srv)
-  end)
-
-  teardown(function()
-    srv.stop()
-  end)
-
-  before_each(function()
-    srv.reset()
-  end)
+  support.serve(function(s, c) srv, client = s, c end)
 
   describe("client:chat (blocking)", function()
     it("sends Dify's fields and returns the decoded answer", function()

@@ -58,10 +58,7 @@ end
 
 describe("bin/dify", function()
   local srv
-
-  setup(function() srv = support.start() end)
-  teardown(function() srv.stop() end)
-  before_each(function() srv.reset() end)
+  support.serve(function(s) srv = s end)
 
   describe("chat", function()
     it("streams the answer to stdout and names the conversation on stderr", function()

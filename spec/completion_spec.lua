@@ -3,14 +3,7 @@ local support = require("spec.support")
 
 describe("completion apps", function()
   local srv, client
-
-  setup(function()
-    srv = support.start()
-    client = support.client(srv)
-  end)
-
-  teardown(function() srv.stop() end)
-  before_each(function() srv.reset() end)
+  support.serve(function(s, c) srv, client = s, c end)
 
   it("client:complete sends inputs and returns the answer", function()
     local answer = assert(client:complete{ inputs = { query = "write a haiku" } })

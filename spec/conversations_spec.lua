@@ -4,19 +4,7 @@ local json = require("dify.json")
 
 describe("conversations and messages", function()
   local srv, client
-
-  setup(function()
-    srv = support.start()
-    client = support.client(srv)
-  end)
-
-  teardown(function()
-    srv.stop()
-  end)
-
-  before_each(function()
-    srv.reset()
-  end)
+  support.serve(function(s, c) srv, client = s, c end)
 
   local function new_conversation(query)
     return assert(client:chat{ query = query or "start" })

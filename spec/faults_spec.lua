@@ -11,14 +11,7 @@ end
 
 describe("faults", function()
   local srv, client
-
-  setup(function()
-    srv = support.start()
-    client = support.client(srv, { retries = 0 })
-  end)
-
-  teardown(function() srv.stop() end)
-  before_each(function() srv.reset() end)
+  support.serve(function(s, c) srv, client = s, c end, { retries = 0 })
 
   local function stream_with(faults, query, opts)
     local o = { retries = 0 }

@@ -3,19 +3,7 @@ local support = require("spec.support")
 
 describe("files and audio", function()
   local srv, client
-
-  setup(function()
-    srv = support.start()
-    client = support.client(srv)
-  end)
-
-  teardown(function()
-    srv.stop()
-  end)
-
-  before_each(function()
-    srv.reset()
-  end)
+  support.serve(function(s, c) srv, client = s, c end)
 
   describe("client:upload_file", function()
     it("uploads a file from a path as multipart with the user", function()

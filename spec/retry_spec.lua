@@ -5,10 +5,7 @@ local support = require("spec.support")
 
 describe("retries", function()
   local srv
-
-  setup(function() srv = support.start() end)
-  teardown(function() srv.stop() end)
-  before_each(function() srv.reset() end)
+  support.serve(function(s) srv = s end)
 
   -- A client that records its retries and waits without sleeping.
   local function recording(opts, faults)

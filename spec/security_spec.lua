@@ -4,14 +4,7 @@ local support = require("spec.support")
 
 describe("security", function()
   local srv, client
-
-  setup(function()
-    srv = support.start()
-    client = support.client(srv)
-  end)
-
-  teardown(function() srv.stop() end)
-  before_each(function() srv.reset() end)
+  support.serve(function(s, c) srv, client = s, c end)
 
   it("refuses CR, LF or NUL in any header value or the API key, before sending", function()
     for _, bad in ipairs{ "a\rb", "a\nb", "a\0b" } do

@@ -11,6 +11,21 @@ function support.start()
   return mock.start()
 end
 
+--- Gives the enclosing describe block one fake server, started once, reset
+-- before each test and stopped at the end, and a client for it (client_opts
+-- override the defaults): `ready(srv, client)` receives both once started.
+function support.serve(ready, client_opts)
+  -- Spec files see busted's functions as globals; a module reaches them here.
+  local busted = require("busted")
+  local srv
+  busted.setup(function()
+    srv = mock.start()
+    ready(srv, support.client(srv, client_opts))
+  end)
+  busted.teardown(function() srv.stop() end)
+  busted.before_each(function() srv.reset() end)
+end
+
 --- A client for the fake server; opts override the defaults.
 function support.client(srv, opts)
   -- Retries stay on, as for users, but without real waiting.

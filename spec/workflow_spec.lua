@@ -3,14 +3,7 @@ local support = require("spec.support")
 
 describe("workflow apps", function()
   local srv, client
-
-  setup(function()
-    srv = support.start()
-    client = support.client(srv)
-  end)
-
-  teardown(function() srv.stop() end)
-  before_each(function() srv.reset() end)
+  support.serve(function(s, c) srv, client = s, c end)
 
   it("run_workflow runs the published workflow and returns the run", function()
     local run = assert(client:run_workflow{ inputs = { query = "go" } })
