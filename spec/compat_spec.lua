@@ -5,13 +5,7 @@ local support = require("spec.support")
 
 describe("on " .. (rawget(_G, "jit") and jit.version or _VERSION), function()
   local srv, client
-
-  setup(function()
-    srv = support.start()
-    client = support.client(srv)
-  end)
-  teardown(function() srv.stop() end)
-  before_each(function() srv.reset() end)
+  support.serve(function(s, c) srv, client = s, c end)
 
   it("loads the C core built for this Lua", function()
     local core = require("dify.core")

@@ -5,14 +5,10 @@ local support = require("spec.support")
 
 describe("knowledge base", function()
   local srv, kb
-
-  setup(function()
-    srv = support.start()
+  support.serve(function(s)
+    srv = s
     kb = dify.new{ base_url = srv.url, api_key = "dataset-test-key-5555", timeout = 10 }
   end)
-
-  teardown(function() srv.stop() end)
-  before_each(function() srv.reset() end)
 
   local function new_dataset(name)
     return assert(kb:create_dataset{ name = name or "Docs", indexing_technique = "economy" })

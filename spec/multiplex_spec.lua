@@ -11,15 +11,7 @@ end
 
 describe("dify.multiplex", function()
   local srv, client
-
-  setup(function()
-    srv = support.start()
-    client = support.client(srv)
-  end)
-
-  teardown(function()
-    srv.stop()
-  end)
+  support.serve(function(s, c) srv, client = s, c end)
 
   it("yields every event of every stream, each stream's in order", function()
     local queries = { "one two three", "four five", "six seven eight nine" }

@@ -12,16 +12,8 @@ local function recorder()
 end
 
 describe("download progress", function()
-  local srv, client
-
-  setup(function()
-    srv = support.start()
-    client = support.client(srv)
-  end)
-
-  teardown(function()
-    srv.stop()
-  end)
+  local client
+  support.serve(function(_, c) client = c end)
 
   it("reports the bytes of text_to_audio written to a path", function()
     local path = os.tmpname()
