@@ -17,6 +17,7 @@ local retry = require("dify.retry")
 local routes = require("dify.routes")
 local Stream = require("dify.stream")
 local multiplex = require("dify.multiplex")
+local all = require("dify.all")
 
 local dify = {
   _VERSION = "0.1.0",
@@ -25,6 +26,7 @@ local dify = {
   routes = routes,
   null = json.null,
   multiplex = multiplex,
+  all = all.run,
 }
 
 local DEFAULT_BASE_URL = "https://api.dify.ai/v1"
@@ -286,7 +288,7 @@ function Client:_exchange(send, req, api_key, path, may_retry)
     self:_hook("on_request", { method = req.method, path = path, attempt = attempt,
       bytes = req.body and #req.body or nil })
     local started = core.now()
-    local status, headers, body, which, sent = self._session[send](self._session, req)
+    local status, headers, body, which, sent = all.send(self._session, send, req)
     local err
     if not status then
       err = errors.redact(errors.transport(headers, body, which, sent), api_key)
@@ -300,7 +302,7 @@ function Client:_exchange(send, req, api_key, path, may_retry)
     local wait = (not may_retry or may_retry()) and retry.delay(policy, req.method, err, attempt)
     if not wait then return nil, err end
     self:_hook("on_retry", { method = req.method, path = path, attempt = attempt, wait = wait, error = err })
-    self._sleep(wait)
+    all.sleep(self._sleep, wait)
   end
 end
 

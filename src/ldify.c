@@ -20,6 +20,7 @@
 #define SESSION_MT "dify.core.session"
 #define STREAM_MT "dify.core.stream"
 #define CALL_MT "dify.core.call"
+#define PENDING_MT "dify.core.pending"
 #define PARSER_MT "dify.core.sse_parser"
 #define DRIVER_MT "dify.core.driver"
 #define DRIVER_KEY "dify.core.the_driver" /* registry slot of the instance */
@@ -34,6 +35,15 @@ typedef struct session_box {
 typedef struct stream_box {
     dify_stream *stream;
 } stream_box;
+
+/* A started call (session:start): the request table stays referenced, since
+ * parts read their bytes from its strings while the call runs. */
+typedef struct pending_box {
+    dify_pending *pending;
+    FILE *out;
+    int has_sink;
+    int request_ref;
+} pending_box;
 
 /* The Lua state's one driver (in the registry): every stream, from any
  * client, runs on it, so that any of them can be waited on together. */
@@ -146,6 +156,16 @@ static void push_headers(lua_State *L, const dify_buf *h) {
         }
         lua_rawset(L, -3);
     }
+}
+
+/* status, headers, and the body (true when a sink took a 2xx body). */
+static void push_answer(lua_State *L, const dify_response *res, int has_sink) {
+    lua_pushinteger(L, (lua_Integer)res->status);
+    push_headers(L, &res->headers);
+    if (has_sink && res->status >= 200 && res->status < 300)
+        lua_pushboolean(L, 1);
+    else
+        lua_pushlstring(L, res->body.len ? res->body.data : "", res->body.len);
 }
 
 /* ---- request tables ---- */
@@ -426,15 +446,75 @@ static int session_request(lua_State *L) {
         release_call(L, c);
         return push_failure(L, &err);
     }
-    lua_pushinteger(L, (lua_Integer)c->res.status);
-    push_headers(L, &c->res.headers);
-    int sunk = a.req.sink && c->res.status >= 200 && c->res.status < 300;
-    if (sunk)
-        lua_pushboolean(L, 1);
-    else
-        lua_pushlstring(L, c->res.body.len ? c->res.body.data : "", c->res.body.len);
+    push_answer(L, &c->res, a.req.sink != NULL);
     release_call(L, (call_box *)lua_touserdata(L, call_at));
     return 3;
+}
+
+static int sink_to_stdio(void *ctx, const char *bytes, size_t n, dify_error *err) {
+    pending_box *box = ctx;
+    if (fwrite(bytes, 1, n, box->out) != n) {
+        dify_error_set(err, DIFY_ERR_IO, "cannot write output: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void release_pending(lua_State *L, pending_box *box) {
+    dify_pending_close(box->pending);
+    box->pending = NULL;
+    if (box->out) fclose(box->out);
+    box->out = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, box->request_ref);
+    box->request_ref = LUA_NOREF;
+}
+
+/* session:start(req): sends a blocking call on the state's driver and returns
+ * at once; core.wait_any waits for it, call:result() reads it. Lua callbacks
+ * are refused: they would run on whichever coroutine drives the driver. */
+static int session_start(lua_State *L) {
+    session_box *sbox = check_session(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    request_args a;
+    read_request(L, 2, &a);
+    lua_getfield(L, 2, "on_progress");
+    int has_progress = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (a.has_output_function || has_progress)
+        luaL_error(L, "a started call takes no output function and no on_progress");
+
+    pending_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->pending = NULL;
+    box->out = NULL;
+    box->has_sink = 0;
+    box->request_ref = LUA_NOREF;
+    luaL_getmetatable(L, PENDING_MT);
+    lua_setmetatable(L, -2);
+    int box_at = lua_gettop(L);
+    lua_pushvalue(L, 2);
+    box->request_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    dify_driver *driver = state_driver(L);
+    if (a.output_path) {
+        box->out = fopen(a.output_path, "wb");
+        if (!box->out) {
+            dify_error err;
+            dify_error_clear(&err);
+            dify_error_set(&err, DIFY_ERR_IO, "cannot open %s: %s", a.output_path, strerror(errno));
+            release_pending(L, box);
+            return push_failure(L, &err);
+        }
+        a.req.sink = sink_to_stdio;
+        a.req.ctx = box;
+        box->has_sink = 1;
+    }
+    dify_error err;
+    box->pending = dify_pending_start(sbox->session, driver, &a.req, &err);
+    if (!box->pending) {
+        release_pending(L, box);
+        return push_failure(L, &err);
+    }
+    lua_pushvalue(L, box_at);
+    return 1;
 }
 
 static int session_stream(lua_State *L) {
@@ -526,35 +606,95 @@ static int stream_is_open(lua_State *L) {
     return 1;
 }
 
-/* core.wait_any({s1, s2, ...}[, first]): drives the core streams together
- * until one has an event or has ended; returns its index. A closed stream is
- * ready at once. */
+/* ---- started calls ---- */
+
+static pending_box *check_pending(lua_State *L) {
+    pending_box *box = luaL_checkudata(L, 1, PENDING_MT);
+    if (!box->pending) luaL_error(L, "the call is closed");
+    return box;
+}
+
+/* call:result() -> status, headers, body | nil, kind, message, which, sent
+ * (as session:request); the call is closed after. */
+static int pending_result(lua_State *L) {
+    pending_box *box = check_pending(L);
+    if (!dify_pending_done(box->pending))
+        luaL_error(L, "the call has not finished: wait for it with core.wait_any");
+    const dify_response *res = NULL;
+    dify_error err;
+    dify_error_clear(&err);
+    int rc = dify_pending_result(box->pending, &res, &err);
+    if (box->out) {
+        if (fclose(box->out) != 0 && rc == 0) {
+            dify_error_set(&err, DIFY_ERR_IO, "cannot write output: %s", strerror(errno));
+            rc = -1;
+        }
+        box->out = NULL;
+    }
+    if (rc != 0) {
+        release_pending(L, box);
+        return push_failure(L, &err);
+    }
+    push_answer(L, res, box->has_sink);
+    release_pending(L, box);
+    return 3;
+}
+
+static int pending_close(lua_State *L) {
+    release_pending(L, luaL_checkudata(L, 1, PENDING_MT));
+    return 0;
+}
+
+static int pending_is_done(lua_State *L) {
+    pending_box *box = luaL_checkudata(L, 1, PENDING_MT);
+    lua_pushboolean(L, !box->pending || dify_pending_done(box->pending));
+    return 1;
+}
+
+/* core.wait_any({s1, c2, ...}[, first[, timeout]]): drives core streams and
+ * started calls together until one has an event, an answer or has ended;
+ * returns its index, or nil when timeout seconds passed first. A closed one
+ * is ready at once. */
 static int core_wait_any(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     size_t n = lua_rawlen(L, 1);
-    if (n == 0) luaL_argerror(L, 1, "no streams to wait on");
+    if (n == 0) luaL_argerror(L, 1, "nothing to wait on");
     lua_Integer first = luaL_optinteger(L, 2, 1);
-    dify_stream **list = lua_newuserdatauv(L, n * sizeof *list, 0);
+    long timeout_ms = -1;
+    if (!lua_isnoneornil(L, 3)) {
+        lua_Number seconds = luaL_checknumber(L, 3);
+        timeout_ms = seconds > 0 ? (long)(seconds * 1000.0 + 0.5) : 0;
+    }
+    dify_driven **list = lua_newuserdatauv(L, n * sizeof *list, 0);
     dify_driver *driver = NULL;
     for (size_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        dify_driver *owner = NULL;
+        dify_driven *d = NULL;
         stream_box *sb = luaL_testudata(L, -1, STREAM_MT);
-        if (!sb)
-            luaL_error(L,
-                       "stream #%d is not a libcurl stream: only those can be waited on together",
-                       (int)i + 1);
+        pending_box *pb = sb ? NULL : luaL_testudata(L, -1, PENDING_MT);
+        if (!sb && !pb)
+            luaL_error(L, "#%d is neither a libcurl stream nor a started call", (int)i + 1);
         lua_pop(L, 1);
-        if (!sb->stream) {
+        if ((sb && !sb->stream) || (pb && !pb->pending)) {
             lua_pushinteger(L, (lua_Integer)i + 1);
             return 1;
         }
-        if (driver && dify_stream_driver(sb->stream) != driver)
-            luaL_error(L, "stream #%d belongs to another driver", (int)i + 1);
-        driver = dify_stream_driver(sb->stream);
-        list[i] = sb->stream;
+        if (sb) {
+            owner = dify_stream_driver(sb->stream);
+            d = dify_stream_waitable(sb->stream);
+        } else {
+            owner = dify_pending_driver(pb->pending);
+            d = dify_pending_waitable(pb->pending);
+        }
+        if (driver && owner != driver) luaL_error(L, "#%d belongs to another driver", (int)i + 1);
+        driver = owner;
+        list[i] = d;
     }
     size_t start = first >= 1 ? (size_t)(first - 1) % n : 0;
-    lua_pushinteger(L, (lua_Integer)dify_stream_wait_any(list, n, start) + 1);
+    size_t ready = dify_driver_wait_any(driver, list, n, start, timeout_ms);
+    if (ready == n) return 0;
+    lua_pushinteger(L, (lua_Integer)ready + 1);
     return 1;
 }
 
@@ -666,11 +806,9 @@ static void new_class(lua_State *L, const char *name, const luaL_Reg *methods) {
 }
 
 int luaopen_dify_core(lua_State *L) {
-    static const luaL_Reg session_methods[] = {{"request", session_request},
-                                               {"stream", session_stream},
-                                               {"close", session_close},
-                                               {"__gc", session_close},
-                                               {NULL, NULL}};
+    static const luaL_Reg session_methods[] = {
+        {"request", session_request}, {"stream", session_stream}, {"start", session_start},
+        {"close", session_close},     {"__gc", session_close},    {NULL, NULL}};
     static const luaL_Reg stream_methods[] = {{"next", stream_next},       {"close", stream_close},
                                               {"is_open", stream_is_open}, {"__gc", stream_close},
                                               {"__close", stream_close},   {NULL, NULL}};
@@ -680,6 +818,11 @@ int luaopen_dify_core(lua_State *L) {
                                               {"__gc", parser_gc},
                                               {NULL, NULL}};
     static const luaL_Reg call_methods[] = {{"__gc", call_gc}, {NULL, NULL}};
+    static const luaL_Reg pending_methods[] = {{"result", pending_result},
+                                               {"close", pending_close},
+                                               {"is_done", pending_is_done},
+                                               {"__gc", pending_close},
+                                               {NULL, NULL}};
     static const luaL_Reg driver_methods[] = {{"__gc", driver_gc}, {NULL, NULL}};
     static const luaL_Reg functions[] = {{"session", core_session},
                                          {"sse_parser", core_sse_parser},
@@ -695,6 +838,7 @@ int luaopen_dify_core(lua_State *L) {
     new_class(L, STREAM_MT, stream_methods);
     new_class(L, PARSER_MT, parser_methods);
     new_class(L, CALL_MT, call_methods);
+    new_class(L, PENDING_MT, pending_methods);
     new_class(L, DRIVER_MT, driver_methods);
     luaL_newlib(L, functions);
     return 1;
