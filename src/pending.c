@@ -70,7 +70,7 @@ dify_pending *dify_pending_start(dify_session *s, dify_driver *drv, const dify_r
     p->driven.fail = fail;
     /* The whole call's timeout is libcurl's own (CURLOPT_TIMEOUT_MS): no timers here. */
     p->driven.check_timers = NULL;
-    p->t.curl = p->driven.curl = curl_easy_init();
+    p->t.curl = p->driven.curl = dify_session_new_handle(s);
     if (!p->t.curl) {
         dify_error_set(&p->err, DIFY_ERR_NOMEM, "out of memory");
         goto failed;

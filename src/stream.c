@@ -182,7 +182,7 @@ dify_stream *dify_stream_open(dify_session *s, dify_driver *drv, const dify_requ
     if (req->first_event_timeout_ms > 0)
         st->first_event_deadline_ms = dify_now_ms() + req->first_event_timeout_ms;
 
-    st->t.curl = st->driven.curl = curl_easy_init();
+    st->t.curl = st->driven.curl = dify_session_new_handle(s);
     if (!st->t.curl) {
         dify_error_set(&st->err, DIFY_ERR_NOMEM, "out of memory");
         goto failed;
