@@ -21,6 +21,7 @@
 #define STREAM_MT "dify.core.stream"
 #define CALL_MT "dify.core.call"
 #define PENDING_MT "dify.core.pending"
+#define HEADERS_MT "dify.core.headers"
 #define PARSER_MT "dify.core.sse_parser"
 #define DRIVER_MT "dify.core.driver"
 #define DRIVER_KEY "dify.core.the_driver" /* registry slot of the instance */
@@ -130,19 +131,19 @@ static int field_ref(lua_State *L, int t, const char *key, int type) {
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-static void push_headers(lua_State *L, const dify_buf *h) {
-    lua_newtable(L);
+/* Parses "name: value\n" lines into the table at t (repeated names joined by ", "). */
+static void parse_headers(lua_State *L, int t, const char *data, size_t len) {
     size_t pos = 0;
-    while (pos < h->len) {
-        const char *line = h->data + pos;
-        const char *end = memchr(line, '\n', h->len - pos);
-        size_t n = end ? (size_t)(end - line) : h->len - pos;
+    while (pos < len) {
+        const char *line = data + pos;
+        const char *end = memchr(line, '\n', len - pos);
+        size_t n = end ? (size_t)(end - line) : len - pos;
         pos += n + 1;
         const char *sep = memchr(line, ':', n);
         if (!sep) continue;
         lua_pushlstring(L, line, (size_t)(sep - line));
         lua_pushvalue(L, -1);
-        lua_rawget(L, -3);
+        lua_rawget(L, t);
         size_t value_at = (size_t)(sep - line) + 2;
         const char *value = line + (value_at <= n ? value_at : n);
         size_t value_len = n - (size_t)(value - line);
@@ -154,8 +155,39 @@ static void push_headers(lua_State *L, const dify_buf *h) {
             lua_pushlstring(L, value, value_len);
             lua_concat(L, 3);
         }
-        lua_rawset(L, -3);
+        lua_rawset(L, t);
     }
+}
+
+/* The key under which a headers table keeps its unparsed lines. */
+static const char raw_headers_key = 'h';
+
+/* headers[name] of a table not parsed yet: most answers are read without
+ * looking at a header, so the table is filled on the first lookup only. */
+static int headers_index(lua_State *L) {
+    lua_pushlightuserdata(L, (void *)&raw_headers_key);
+    lua_rawget(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) return 0;
+    size_t len;
+    const char *raw = lua_tolstring(L, -1, &len);
+    parse_headers(L, 1, raw, len); /* the raw string stays on the stack meanwhile */
+    lua_pushlightuserdata(L, (void *)&raw_headers_key);
+    lua_pushnil(L);
+    lua_rawset(L, 1);
+    lua_pushvalue(L, 2);
+    lua_rawget(L, 1);
+    return 1;
+}
+
+/* A table of the response headers, names lower case. */
+static void push_headers(lua_State *L, const dify_buf *h) {
+    lua_createtable(L, 0, 1);
+    if (h->len == 0) return;
+    lua_pushlightuserdata(L, (void *)&raw_headers_key);
+    lua_pushlstring(L, h->data, h->len);
+    lua_rawset(L, -3);
+    luaL_getmetatable(L, HEADERS_MT);
+    lua_setmetatable(L, -2);
 }
 
 /* status, headers, and the body (true when a sink took a 2xx body). */
@@ -839,6 +871,10 @@ int luaopen_dify_core(lua_State *L) {
     new_class(L, PARSER_MT, parser_methods);
     new_class(L, CALL_MT, call_methods);
     new_class(L, PENDING_MT, pending_methods);
+    luaL_newmetatable(L, HEADERS_MT);
+    lua_pushcfunction(L, headers_index);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
     new_class(L, DRIVER_MT, driver_methods);
     luaL_newlib(L, functions);
     return 1;
