@@ -601,9 +601,22 @@ static void push_event_fields(lua_State *L, const dify_sse_event *ev) {
         lua_pushnil(L);
 }
 
+/* luaL_checkudata for the once-per-event method: the metatable is its upvalue,
+ * which spares a registry lookup by name. */
+static stream_box *check_stream_fast(lua_State *L) {
+    stream_box *sb = lua_touserdata(L, 1);
+    int ok = sb && lua_getmetatable(L, 1);
+    if (ok) {
+        ok = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+    }
+    if (!ok) sb = luaL_checkudata(L, 1, STREAM_MT); /* raises the usual error */
+    return sb;
+}
+
 /* next() waits for an event; next(true) answers false at once when none has arrived. */
 static int stream_next(lua_State *L) {
-    stream_box *sb = luaL_checkudata(L, 1, STREAM_MT);
+    stream_box *sb = check_stream_fast(L);
     int no_wait = lua_toboolean(L, 2);
     if (!sb->stream) return 0;
     dify_sse_event ev;
@@ -841,9 +854,11 @@ int luaopen_dify_core(lua_State *L) {
     static const luaL_Reg session_methods[] = {
         {"request", session_request}, {"stream", session_stream}, {"start", session_start},
         {"close", session_close},     {"__gc", session_close},    {NULL, NULL}};
-    static const luaL_Reg stream_methods[] = {{"next", stream_next},       {"close", stream_close},
-                                              {"is_open", stream_is_open}, {"__gc", stream_close},
-                                              {"__close", stream_close},   {NULL, NULL}};
+    static const luaL_Reg stream_methods[] = {{"close", stream_close},
+                                              {"is_open", stream_is_open},
+                                              {"__gc", stream_close},
+                                              {"__close", stream_close},
+                                              {NULL, NULL}};
     static const luaL_Reg parser_methods[] = {{"feed", parser_feed},
                                               {"finish", parser_finish},
                                               {"reset", parser_reset},
@@ -868,6 +883,11 @@ int luaopen_dify_core(lua_State *L) {
         return luaL_error(L, "curl_global_init failed");
     new_class(L, SESSION_MT, session_methods);
     new_class(L, STREAM_MT, stream_methods);
+    luaL_getmetatable(L, STREAM_MT);
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, stream_next, 1);
+    lua_setfield(L, -2, "next");
+    lua_pop(L, 1);
     new_class(L, PARSER_MT, parser_methods);
     new_class(L, CALL_MT, call_methods);
     new_class(L, PENDING_MT, pending_methods);
