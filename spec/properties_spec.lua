@@ -57,7 +57,7 @@ end
 local function random_text(max_len)
   local mode = math.random(3)
   if mode == 1 then return random_bytes(max_len) end
-  if mode == 2 then return random_tokens(max_len // 2) end
+  if mode == 2 then return random_tokens(math.floor(max_len / 2)) end
   local s = random_tokens(8)
   return s .. ("<"):rep(math.random(0, max_len)) .. s
 end

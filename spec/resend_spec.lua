@@ -46,7 +46,7 @@ describe("a keep-alive connection that dies under a request", function()
     local script = support.temp_file(SERVER)
     finally(function() os.remove(script) end)
     local pipe = assert(io.popen("lua5.4 " .. script, "r"))
-    local port = assert(tonumber(pipe:read("l")), "server started")
+    local port = assert(tonumber(pipe:read("*l")), "server started")
     local client = support.client({ url = ("http://127.0.0.1:%d/v1"):format(port) })
     assert.equal("first", assert(client:chat{ query = "one" }).answer)
     local answer, err = client:chat{ query = "two" }

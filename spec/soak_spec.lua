@@ -63,7 +63,7 @@ describe("soak #soak", function()
         lua_kb = math.floor(collectgarbage("count")) }
     end
     sample(0)
-    local every = math.max(1, n // SAMPLES)
+    local every = math.max(1, math.floor(n / SAMPLES))
     for i = 1, n do
       one_stream(i)
       if i % every == 0 or i == n then sample(i) end
