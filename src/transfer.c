@@ -66,7 +66,7 @@ static void record_header(transfer *t, const char *line, size_t n) {
 
 static size_t on_header(char *line, size_t size, size_t n, void *arg) {
     transfer *t = arg;
-    t->last_activity_ms = dify_now_ms();
+    if (t->idle_ms > 0) t->last_activity_ms = dify_now_ms(); /* only idle timers read it */
     record_header(t, line, size * n);
     return failed(t) ? 0 : size * n;
 }
@@ -74,7 +74,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg) {
 static size_t on_body(char *bytes, size_t size, size_t n, void *arg) {
     transfer *t = arg;
     size_t len = size * n;
-    t->last_activity_ms = dify_now_ms();
+    if (t->idle_ms > 0) t->last_activity_ms = dify_now_ms();
     if (failed(t)) return 0;
     if (is_success(t) && t->sse && t->res->is_event_stream) {
         if (t->hold && t->hold(t->event_ctx)) {
