@@ -50,7 +50,7 @@ describe("a keep-alive connection that dies under a request", function()
     local client = support.client({ url = ("http://127.0.0.1:%d/v1"):format(port) })
     assert.equal("first", assert(client:chat{ query = "one" }).answer)
     local answer, err = client:chat{ query = "two" }
-    local verdict = pipe:read("l")
+    local verdict = pipe:read("*l")
     pipe:close()
     assert.is_nil(answer)
     assert.equal("network", err.kind)
