@@ -159,19 +159,20 @@ end
 
 local EMPTY = setmetatable({}, { __newindex = function() error("read-only table", 2) end })
 
--- The Authorization lines of a client's keys, built once per key.
+-- The Authorization line of each client's own key, built once (like the key,
+-- kept off the client table; a per-call key is not kept).
 local auth_lines = setmetatable({}, { __mode = "k" })
 
 function Client:_headers(route, fields, api_key, streaming)
-  local auth = auth_lines[self]
-  if not auth then
-    auth = {}
-    auth_lines[self] = auth
-  end
-  local auth_line = auth[api_key]
-  if not auth_line then
+  local auth_line
+  if api_key == secrets[self] then
+    auth_line = auth_lines[self]
+    if not auth_line then
+      auth_line = "Authorization: Bearer " .. api_key
+      auth_lines[self] = auth_line
+    end
+  else
     auth_line = "Authorization: Bearer " .. api_key
-    auth[api_key] = auth_line
   end
   local lines = {
     auth_line,
