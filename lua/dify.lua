@@ -17,6 +17,7 @@ local retry = require("dify.retry")
 local routes = require("dify.routes")
 local Stream = require("dify.stream")
 local multiplex = require("dify.multiplex")
+local all = require("dify.all")
 
 local dify = {
   _VERSION = "0.1.0",
@@ -25,6 +26,7 @@ local dify = {
   routes = routes,
   null = json.null,
   multiplex = multiplex,
+  all = all.run,
 }
 
 local DEFAULT_BASE_URL = "https://api.dify.ai/v1"
@@ -155,20 +157,47 @@ function Client:close()
   if self._session.close then self._session:close() end
 end
 
+local EMPTY = setmetatable({}, { __newindex = function() error("read-only table", 2) end })
+
+-- The Authorization line of each client's own key, built once (like the key,
+-- kept off the client table; a per-call key is not kept).
+local auth_lines = setmetatable({}, { __mode = "k" })
+
 function Client:_headers(route, fields, api_key, streaming)
+  local auth_line
+  if api_key == secrets[self] then
+    auth_line = auth_lines[self]
+    if not auth_line then
+      auth_line = "Authorization: Bearer " .. api_key
+      auth_lines[self] = auth_line
+    end
+  else
+    auth_line = "Authorization: Bearer " .. api_key
+  end
   local lines = {
-    "Authorization: Bearer " .. api_key,
+    auth_line,
     streaming and "Accept: text/event-stream" or "Accept: application/json",
   }
-  if route.send == "json" then lines[#lines + 1] = "Content-Type: application/json" end
-  for _, extra in ipairs{ self.headers, fields.headers } do
-    for name, value in pairs(extra) do lines[#lines + 1] = name .. ": " .. value end
+  local n = 2
+  if route.send == "json" then
+    n = n + 1
+    lines[n] = "Content-Type: application/json"
+  end
+  for name, value in pairs(self.headers) do
+    n = n + 1
+    lines[n] = name .. ": " .. value
+  end
+  if fields.headers then
+    for name, value in pairs(fields.headers) do
+      n = n + 1
+      lines[n] = name .. ": " .. value
+    end
   end
   return lines
 end
 
 local function check_required(route, fields, level)
-  for name, kind in pairs(route.required or {}) do
+  for name, kind in pairs(route.required or EMPTY) do
     if type(fields[name]) ~= kind then
       error(("%s: %s is required (%s)"):format(route.name, name, kind), level + 1)
     end
@@ -185,7 +214,8 @@ function Client:_prepare(route, fields, level, template)
   check_headers(fields.headers, level)
   local api_key = fields.api_key or secrets[self]
   if api_key == nil then error(route.name .. ": no api_key (dify.new{api_key=} or DIFY_API_KEY)", level) end
-  check_header_text("api_key", api_key, level)
+  -- The client's own key was checked by dify.new.
+  if fields.api_key ~= nil then check_header_text("api_key", api_key, level) end
   local path, used = request.path(route, fields, level, template)
   local payload = request.payload(route, fields, used)
   if route.user then
@@ -280,27 +310,33 @@ function Client:_exchange(send, req, api_key, path, may_retry)
   local policy = self._retry
   if req.retries ~= nil then policy = { retries = req.retries, base_delay = policy.base_delay,
     max_wait = policy.max_wait } end
+  local hooks = self.hooks
   local attempt = 0
   while true do
     attempt = attempt + 1
-    self:_hook("on_request", { method = req.method, path = path, attempt = attempt,
-      bytes = req.body and #req.body or nil })
-    local started = core.now()
-    local status, headers, body, which, sent = self._session[send](self._session, req)
+    -- Info tables only when a hook listens: most clients have none.
+    if hooks.on_request then
+      hooks.on_request{ method = req.method, path = path, attempt = attempt,
+        bytes = req.body and #req.body or nil }
+    end
+    local started = hooks.on_response and core.now()
+    local status, headers, body, which, sent = all.send(self._session, send, req)
     local err
     if not status then
       err = errors.redact(errors.transport(headers, body, which, sent), api_key)
     elseif status < 200 or status > 299 then
       err = errors.redact(errors.from_response(status, headers, body), api_key)
     end
-    self:_hook("on_response", { method = req.method, path = path, attempt = attempt, status = status,
-      duration = core.now() - started, bytes = type(body) == "string" and #body or nil,
-      error = err and err.kind or nil })
+    if hooks.on_response then
+      hooks.on_response{ method = req.method, path = path, attempt = attempt, status = status,
+        duration = core.now() - started, bytes = type(body) == "string" and #body or nil,
+        error = err and err.kind or nil }
+    end
     if not err then return status, headers, body end
     local wait = (not may_retry or may_retry()) and retry.delay(policy, req.method, err, attempt)
     if not wait then return nil, err end
     self:_hook("on_retry", { method = req.method, path = path, attempt = attempt, wait = wait, error = err })
-    self._sleep(wait)
+    all.sleep(self._sleep, wait)
   end
 end
 
@@ -327,7 +363,7 @@ function Client:_send(route, fields, level, template)
     end
   end
   local returned, status, headers, body = pcall(self._exchange, self, "request", req, api_key, path,
-    function() return not delivered end)
+    type(req.output) == "function" and function() return not delivered end or nil)
   if not returned then
     -- A callback raised: the call was aborted and its error goes on up, without the half file.
     if final_path then os.remove(req.output) end

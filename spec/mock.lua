@@ -7,6 +7,7 @@
 --   srv.stop()
 --
 -- Recorded requests look like {seq, method, path, query, args, headers, body,
+-- answered_before (API answers already sent when it arrived),
 -- json?, parts?}; `json` keeps the JSON types: mock.json.is_array(t) tells
 -- `[]` from `{}`.
 

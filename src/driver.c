@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "http.h" /* dify_now_ms */
+
 struct dify_driver {
     CURLM *multi;
     int refs;
@@ -100,4 +102,44 @@ int dify_driver_wait(dify_driver *drv, int wait_ms, dify_error *err) {
         return -1;
     }
     return 0;
+}
+
+static size_t first_ready(dify_driven *const *list, size_t n, size_t first) {
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (first + k) % n;
+        if (list[i]->ready(list[i])) return i;
+    }
+    return n;
+}
+
+static void fail_all(dify_driven *const *list, size_t n, const dify_error *err) {
+    for (size_t i = 0; i < n; i++)
+        list[i]->fail(list[i], err);
+}
+
+size_t dify_driver_wait_any(dify_driver *drv, dify_driven *const *list, size_t n, size_t first,
+                            long timeout_ms) {
+    long long deadline = timeout_ms >= 0 ? dify_now_ms() + timeout_ms : -1;
+    for (;;) {
+        size_t i = first_ready(list, n, first);
+        if (i < n) return i;
+        dify_error err;
+        dify_error_clear(&err);
+        if (dify_driver_perform(drv, &err) != 0) {
+            fail_all(list, n, &err);
+            continue;
+        }
+        if ((i = first_ready(list, n, first)) < n) return i;
+        long long now = dify_now_ms();
+        long long wait_ms = 1000;
+        /* libcurl only runs progress checks while it has work: idle timers are ours. */
+        for (size_t k = 0; k < n; k++)
+            if (list[k]->check_timers) list[k]->check_timers(list[k], now, &wait_ms);
+        if ((i = first_ready(list, n, first)) < n) return i;
+        if (deadline >= 0) {
+            if (now >= deadline) return n;
+            if (deadline - now < wait_ms) wait_ms = deadline - now;
+        }
+        if (dify_driver_wait(drv, (int)wait_ms, &err) != 0) fail_all(list, n, &err);
+    }
 }

@@ -17,6 +17,13 @@ struct dify_driven {
     CURL *curl;
     void (*on_done)(dify_driven *d, CURLcode rc);
     void (*free)(dify_driven *d); /* removes nothing: the driver has done that */
+    /* For dify_driver_wait_any: whether d has something for its owner (an
+     * event, an answer, an end); failing d on a timer that ran out, or else
+     * lowering *wait_ms to that timer (may be NULL: libcurl keeps d's timers);
+     * ending d with err. */
+    int (*ready)(dify_driven *d);
+    void (*check_timers)(dify_driven *d, long long now_ms, long long *wait_ms);
+    void (*fail)(dify_driven *d, const dify_error *err);
     dify_driven *next_parked;
 };
 
@@ -36,5 +43,10 @@ void dify_driver_remove(dify_driver *drv, dify_driven *d);
 int dify_driver_perform(dify_driver *drv, dify_error *err);
 /* Waits up to wait_ms for socket activity. Returns 0, or -1 with err set. */
 int dify_driver_wait(dify_driver *drv, int wait_ms, dify_error *err);
+
+/* Drives drv until one of list (all on drv) is ready; returns its index,
+ * looking from `first` on for fairness, or n when timeout_ms (>= 0) passed first. */
+size_t dify_driver_wait_any(dify_driver *drv, dify_driven *const *list, size_t n, size_t first,
+                            long timeout_ms);
 
 #endif

@@ -90,9 +90,22 @@ struct dify_driver *dify_stream_driver(const dify_stream *st);
  * DIFY_STREAM_PENDING at once when nothing has arrived yet. */
 int dify_stream_next(dify_stream *st, dify_sse_event *event, dify_error *err);
 int dify_stream_take(dify_stream *st, dify_sse_event *event, dify_error *err);
-/* Drives the streams of list (all on one driver) until one of them has an
- * event or has ended; returns its index, looking from `first` on for fairness. */
-size_t dify_stream_wait_any(dify_stream *const *list, size_t n, size_t first);
+/* st as something dify_driver_wait_any can wait on (ready: an event or the
+ * end); the events read so far are released. */
+struct dify_driven *dify_stream_waitable(dify_stream *st);
 void dify_stream_close(dify_stream *st);
+
+/* A blocking request sent on a driver without waiting for it, so that several
+ * progress together (dify.all). Its body and parts are copied or must outlive it. */
+typedef struct dify_pending dify_pending;
+dify_pending *dify_pending_start(dify_session *s, struct dify_driver *drv, const dify_request *req,
+                                 dify_error *err);
+struct dify_driven *dify_pending_waitable(dify_pending *p);
+struct dify_driver *dify_pending_driver(const dify_pending *p);
+int dify_pending_done(const dify_pending *p);
+/* Once done: 0 with *res set when an HTTP answer arrived (any status), -1 with err set. */
+int dify_pending_result(dify_pending *p, const dify_response **res, dify_error *err);
+/* Stops the request if it still runs and frees it. */
+void dify_pending_close(dify_pending *p);
 
 #endif

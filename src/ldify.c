@@ -20,6 +20,8 @@
 #define SESSION_MT "dify.core.session"
 #define STREAM_MT "dify.core.stream"
 #define CALL_MT "dify.core.call"
+#define PENDING_MT "dify.core.pending"
+#define HEADERS_MT "dify.core.headers"
 #define PARSER_MT "dify.core.sse_parser"
 #define DRIVER_MT "dify.core.driver"
 #define DRIVER_KEY "dify.core.the_driver" /* registry slot of the instance */
@@ -34,6 +36,15 @@ typedef struct session_box {
 typedef struct stream_box {
     dify_stream *stream;
 } stream_box;
+
+/* A started call (session:start): the request table stays referenced, since
+ * parts read their bytes from its strings while the call runs. */
+typedef struct pending_box {
+    dify_pending *pending;
+    FILE *out;
+    int has_sink;
+    int request_ref;
+} pending_box;
 
 /* The Lua state's one driver (in the registry): every stream, from any
  * client, runs on it, so that any of them can be waited on together. */
@@ -120,19 +131,19 @@ static int field_ref(lua_State *L, int t, const char *key, int type) {
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-static void push_headers(lua_State *L, const dify_buf *h) {
-    lua_newtable(L);
+/* Parses "name: value\n" lines into the table at t (repeated names joined by ", "). */
+static void parse_headers(lua_State *L, int t, const char *data, size_t len) {
     size_t pos = 0;
-    while (pos < h->len) {
-        const char *line = h->data + pos;
-        const char *end = memchr(line, '\n', h->len - pos);
-        size_t n = end ? (size_t)(end - line) : h->len - pos;
+    while (pos < len) {
+        const char *line = data + pos;
+        const char *end = memchr(line, '\n', len - pos);
+        size_t n = end ? (size_t)(end - line) : len - pos;
         pos += n + 1;
         const char *sep = memchr(line, ':', n);
         if (!sep) continue;
         lua_pushlstring(L, line, (size_t)(sep - line));
         lua_pushvalue(L, -1);
-        lua_rawget(L, -3);
+        lua_rawget(L, t);
         size_t value_at = (size_t)(sep - line) + 2;
         const char *value = line + (value_at <= n ? value_at : n);
         size_t value_len = n - (size_t)(value - line);
@@ -144,8 +155,49 @@ static void push_headers(lua_State *L, const dify_buf *h) {
             lua_pushlstring(L, value, value_len);
             lua_concat(L, 3);
         }
-        lua_rawset(L, -3);
+        lua_rawset(L, t);
     }
+}
+
+/* The key under which a headers table keeps its unparsed lines. */
+static const char raw_headers_key = 'h';
+
+/* headers[name] of a table not parsed yet: most answers are read without
+ * looking at a header, so the table is filled on the first lookup only. */
+static int headers_index(lua_State *L) {
+    lua_pushlightuserdata(L, (void *)&raw_headers_key);
+    lua_rawget(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) return 0;
+    size_t len;
+    const char *raw = lua_tolstring(L, -1, &len);
+    parse_headers(L, 1, raw, len); /* the raw string stays on the stack meanwhile */
+    lua_pushlightuserdata(L, (void *)&raw_headers_key);
+    lua_pushnil(L);
+    lua_rawset(L, 1);
+    lua_pushvalue(L, 2);
+    lua_rawget(L, 1);
+    return 1;
+}
+
+/* A table of the response headers, names lower case. */
+static void push_headers(lua_State *L, const dify_buf *h) {
+    lua_createtable(L, 0, 1);
+    if (h->len == 0) return;
+    lua_pushlightuserdata(L, (void *)&raw_headers_key);
+    lua_pushlstring(L, h->data, h->len);
+    lua_rawset(L, -3);
+    luaL_getmetatable(L, HEADERS_MT);
+    lua_setmetatable(L, -2);
+}
+
+/* status, headers, and the body (true when a sink took a 2xx body). */
+static void push_answer(lua_State *L, const dify_response *res, int has_sink) {
+    lua_pushinteger(L, (lua_Integer)res->status);
+    push_headers(L, &res->headers);
+    if (has_sink && res->status >= 200 && res->status < 300)
+        lua_pushboolean(L, 1);
+    else
+        lua_pushlstring(L, res->body.len ? res->body.data : "", res->body.len);
 }
 
 /* ---- request tables ---- */
@@ -426,15 +478,75 @@ static int session_request(lua_State *L) {
         release_call(L, c);
         return push_failure(L, &err);
     }
-    lua_pushinteger(L, (lua_Integer)c->res.status);
-    push_headers(L, &c->res.headers);
-    int sunk = a.req.sink && c->res.status >= 200 && c->res.status < 300;
-    if (sunk)
-        lua_pushboolean(L, 1);
-    else
-        lua_pushlstring(L, c->res.body.len ? c->res.body.data : "", c->res.body.len);
+    push_answer(L, &c->res, a.req.sink != NULL);
     release_call(L, (call_box *)lua_touserdata(L, call_at));
     return 3;
+}
+
+static int sink_to_stdio(void *ctx, const char *bytes, size_t n, dify_error *err) {
+    pending_box *box = ctx;
+    if (fwrite(bytes, 1, n, box->out) != n) {
+        dify_error_set(err, DIFY_ERR_IO, "cannot write output: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void release_pending(lua_State *L, pending_box *box) {
+    dify_pending_close(box->pending);
+    box->pending = NULL;
+    if (box->out) fclose(box->out);
+    box->out = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, box->request_ref);
+    box->request_ref = LUA_NOREF;
+}
+
+/* session:start(req): sends a blocking call on the state's driver and returns
+ * at once; core.wait_any waits for it, call:result() reads it. Lua callbacks
+ * are refused: they would run on whichever coroutine drives the driver. */
+static int session_start(lua_State *L) {
+    session_box *sbox = check_session(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    request_args a;
+    read_request(L, 2, &a);
+    lua_getfield(L, 2, "on_progress");
+    int has_progress = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (a.has_output_function || has_progress)
+        luaL_error(L, "a started call takes no output function and no on_progress");
+
+    pending_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->pending = NULL;
+    box->out = NULL;
+    box->has_sink = 0;
+    box->request_ref = LUA_NOREF;
+    luaL_getmetatable(L, PENDING_MT);
+    lua_setmetatable(L, -2);
+    int box_at = lua_gettop(L);
+    lua_pushvalue(L, 2);
+    box->request_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    dify_driver *driver = state_driver(L);
+    if (a.output_path) {
+        box->out = fopen(a.output_path, "wb");
+        if (!box->out) {
+            dify_error err;
+            dify_error_clear(&err);
+            dify_error_set(&err, DIFY_ERR_IO, "cannot open %s: %s", a.output_path, strerror(errno));
+            release_pending(L, box);
+            return push_failure(L, &err);
+        }
+        a.req.sink = sink_to_stdio;
+        a.req.ctx = box;
+        box->has_sink = 1;
+    }
+    dify_error err;
+    box->pending = dify_pending_start(sbox->session, driver, &a.req, &err);
+    if (!box->pending) {
+        release_pending(L, box);
+        return push_failure(L, &err);
+    }
+    lua_pushvalue(L, box_at);
+    return 1;
 }
 
 static int session_stream(lua_State *L) {
@@ -489,9 +601,22 @@ static void push_event_fields(lua_State *L, const dify_sse_event *ev) {
         lua_pushnil(L);
 }
 
+/* luaL_checkudata for the once-per-event method: the metatable is its upvalue,
+ * which spares a registry lookup by name. */
+static stream_box *check_stream_fast(lua_State *L) {
+    stream_box *sb = lua_touserdata(L, 1);
+    int ok = sb && lua_getmetatable(L, 1);
+    if (ok) {
+        ok = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+    }
+    if (!ok) sb = luaL_checkudata(L, 1, STREAM_MT); /* raises the usual error */
+    return sb;
+}
+
 /* next() waits for an event; next(true) answers false at once when none has arrived. */
 static int stream_next(lua_State *L) {
-    stream_box *sb = luaL_checkudata(L, 1, STREAM_MT);
+    stream_box *sb = check_stream_fast(L);
     int no_wait = lua_toboolean(L, 2);
     if (!sb->stream) return 0;
     dify_sse_event ev;
@@ -526,35 +651,95 @@ static int stream_is_open(lua_State *L) {
     return 1;
 }
 
-/* core.wait_any({s1, s2, ...}[, first]): drives the core streams together
- * until one has an event or has ended; returns its index. A closed stream is
- * ready at once. */
+/* ---- started calls ---- */
+
+static pending_box *check_pending(lua_State *L) {
+    pending_box *box = luaL_checkudata(L, 1, PENDING_MT);
+    if (!box->pending) luaL_error(L, "the call is closed");
+    return box;
+}
+
+/* call:result() -> status, headers, body | nil, kind, message, which, sent
+ * (as session:request); the call is closed after. */
+static int pending_result(lua_State *L) {
+    pending_box *box = check_pending(L);
+    if (!dify_pending_done(box->pending))
+        luaL_error(L, "the call has not finished: wait for it with core.wait_any");
+    const dify_response *res = NULL;
+    dify_error err;
+    dify_error_clear(&err);
+    int rc = dify_pending_result(box->pending, &res, &err);
+    if (box->out) {
+        if (fclose(box->out) != 0 && rc == 0) {
+            dify_error_set(&err, DIFY_ERR_IO, "cannot write output: %s", strerror(errno));
+            rc = -1;
+        }
+        box->out = NULL;
+    }
+    if (rc != 0) {
+        release_pending(L, box);
+        return push_failure(L, &err);
+    }
+    push_answer(L, res, box->has_sink);
+    release_pending(L, box);
+    return 3;
+}
+
+static int pending_close(lua_State *L) {
+    release_pending(L, luaL_checkudata(L, 1, PENDING_MT));
+    return 0;
+}
+
+static int pending_is_done(lua_State *L) {
+    pending_box *box = luaL_checkudata(L, 1, PENDING_MT);
+    lua_pushboolean(L, !box->pending || dify_pending_done(box->pending));
+    return 1;
+}
+
+/* core.wait_any({s1, c2, ...}[, first[, timeout]]): drives core streams and
+ * started calls together until one has an event, an answer or has ended;
+ * returns its index, or nil when timeout seconds passed first. A closed one
+ * is ready at once. */
 static int core_wait_any(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     size_t n = lua_rawlen(L, 1);
-    if (n == 0) luaL_argerror(L, 1, "no streams to wait on");
+    if (n == 0) luaL_argerror(L, 1, "nothing to wait on");
     lua_Integer first = luaL_optinteger(L, 2, 1);
-    dify_stream **list = lua_newuserdatauv(L, n * sizeof *list, 0);
+    long timeout_ms = -1;
+    if (!lua_isnoneornil(L, 3)) {
+        lua_Number seconds = luaL_checknumber(L, 3);
+        timeout_ms = seconds > 0 ? (long)(seconds * 1000.0 + 0.5) : 0;
+    }
+    dify_driven **list = lua_newuserdatauv(L, n * sizeof *list, 0);
     dify_driver *driver = NULL;
     for (size_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        dify_driver *owner = NULL;
+        dify_driven *d = NULL;
         stream_box *sb = luaL_testudata(L, -1, STREAM_MT);
-        if (!sb)
-            luaL_error(L,
-                       "stream #%d is not a libcurl stream: only those can be waited on together",
-                       (int)i + 1);
+        pending_box *pb = sb ? NULL : luaL_testudata(L, -1, PENDING_MT);
+        if (!sb && !pb)
+            luaL_error(L, "#%d is neither a libcurl stream nor a started call", (int)i + 1);
         lua_pop(L, 1);
-        if (!sb->stream) {
+        if ((sb && !sb->stream) || (pb && !pb->pending)) {
             lua_pushinteger(L, (lua_Integer)i + 1);
             return 1;
         }
-        if (driver && dify_stream_driver(sb->stream) != driver)
-            luaL_error(L, "stream #%d belongs to another driver", (int)i + 1);
-        driver = dify_stream_driver(sb->stream);
-        list[i] = sb->stream;
+        if (sb) {
+            owner = dify_stream_driver(sb->stream);
+            d = dify_stream_waitable(sb->stream);
+        } else {
+            owner = dify_pending_driver(pb->pending);
+            d = dify_pending_waitable(pb->pending);
+        }
+        if (driver && owner != driver) luaL_error(L, "#%d belongs to another driver", (int)i + 1);
+        driver = owner;
+        list[i] = d;
     }
     size_t start = first >= 1 ? (size_t)(first - 1) % n : 0;
-    lua_pushinteger(L, (lua_Integer)dify_stream_wait_any(list, n, start) + 1);
+    size_t ready = dify_driver_wait_any(driver, list, n, start, timeout_ms);
+    if (ready == n) return 0;
+    lua_pushinteger(L, (lua_Integer)ready + 1);
     return 1;
 }
 
@@ -666,20 +851,25 @@ static void new_class(lua_State *L, const char *name, const luaL_Reg *methods) {
 }
 
 int luaopen_dify_core(lua_State *L) {
-    static const luaL_Reg session_methods[] = {{"request", session_request},
-                                               {"stream", session_stream},
-                                               {"close", session_close},
-                                               {"__gc", session_close},
-                                               {NULL, NULL}};
-    static const luaL_Reg stream_methods[] = {{"next", stream_next},       {"close", stream_close},
-                                              {"is_open", stream_is_open}, {"__gc", stream_close},
-                                              {"__close", stream_close},   {NULL, NULL}};
+    static const luaL_Reg session_methods[] = {
+        {"request", session_request}, {"stream", session_stream}, {"start", session_start},
+        {"close", session_close},     {"__gc", session_close},    {NULL, NULL}};
+    static const luaL_Reg stream_methods[] = {{"close", stream_close},
+                                              {"is_open", stream_is_open},
+                                              {"__gc", stream_close},
+                                              {"__close", stream_close},
+                                              {NULL, NULL}};
     static const luaL_Reg parser_methods[] = {{"feed", parser_feed},
                                               {"finish", parser_finish},
                                               {"reset", parser_reset},
                                               {"__gc", parser_gc},
                                               {NULL, NULL}};
     static const luaL_Reg call_methods[] = {{"__gc", call_gc}, {NULL, NULL}};
+    static const luaL_Reg pending_methods[] = {{"result", pending_result},
+                                               {"close", pending_close},
+                                               {"is_done", pending_is_done},
+                                               {"__gc", pending_close},
+                                               {NULL, NULL}};
     static const luaL_Reg driver_methods[] = {{"__gc", driver_gc}, {NULL, NULL}};
     static const luaL_Reg functions[] = {{"session", core_session},
                                          {"sse_parser", core_sse_parser},
@@ -693,8 +883,18 @@ int luaopen_dify_core(lua_State *L) {
         return luaL_error(L, "curl_global_init failed");
     new_class(L, SESSION_MT, session_methods);
     new_class(L, STREAM_MT, stream_methods);
+    luaL_getmetatable(L, STREAM_MT);
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, stream_next, 1);
+    lua_setfield(L, -2, "next");
+    lua_pop(L, 1);
     new_class(L, PARSER_MT, parser_methods);
     new_class(L, CALL_MT, call_methods);
+    new_class(L, PENDING_MT, pending_methods);
+    luaL_newmetatable(L, HEADERS_MT);
+    lua_pushcfunction(L, headers_index);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
     new_class(L, DRIVER_MT, driver_methods);
     luaL_newlib(L, functions);
     return 1;

@@ -43,8 +43,7 @@ dify_session *dify_session_new(const dify_session_options *opts, dify_error *err
         copy_string(opts->user_agent, &s->opts.user_agent))
         goto nomem;
     s->share = curl_share_init();
-    s->easy = curl_easy_init();
-    if (!s->share || !s->easy) goto nomem;
+    if (!s->share) goto nomem;
     /* One connection cache for the blocking handle and every stream's handle. */
     if (curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
         curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
@@ -53,11 +52,22 @@ dify_session *dify_session_new(const dify_session_options *opts, dify_error *err
         free_session(s);
         return NULL;
     }
+    s->easy = dify_session_new_handle(s);
+    if (!s->easy) goto nomem;
     return s;
 nomem:
     if (s) free_session(s);
     dify_error_set(err, DIFY_ERR_NOMEM, "out of memory");
     return NULL;
+}
+
+CURL *dify_session_new_handle(const dify_session *s) {
+    CURL *c = curl_easy_init();
+    if (c && transfer_set_session_options(c, s) != 0) {
+        curl_easy_cleanup(c);
+        c = NULL;
+    }
+    return c;
 }
 
 void dify_session_release(dify_session *s) {
@@ -75,15 +85,15 @@ int dify_session_perform(dify_session *s, const dify_request *req, dify_response
 
     /* A callback may call back into the same session: give it its own handle. */
     int own_handle = s->easy_busy;
-    t.curl = own_handle ? curl_easy_init() : s->easy;
+    /* The session's handle keeps the session's options and its buffers from
+     * call to call (no curl_easy_reset): transfer_setup sets every option
+     * that differs between calls. */
+    t.curl = own_handle ? dify_session_new_handle(s) : s->easy;
     if (!t.curl) {
         dify_error_set(err, DIFY_ERR_NOMEM, "out of memory");
         return -1;
     }
-    if (!own_handle) {
-        curl_easy_reset(t.curl);
-        s->easy_busy = 1;
-    }
+    if (!own_handle) s->easy_busy = 1;
     long timeout_ms = req->timeout_ms >= 0 ? req->timeout_ms : s->opts.timeout_ms;
     int rc = -1;
     if (transfer_setup(&t, req, timeout_ms) == 0)
@@ -91,6 +101,7 @@ int dify_session_perform(dify_session *s, const dify_request *req, dify_response
     /* Options point into t; none may dangle into the next call on this handle. */
     curl_easy_setopt(t.curl, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(t.curl, CURLOPT_MIMEPOST, NULL);
+    curl_easy_setopt(t.curl, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(t.curl, CURLOPT_ERRORBUFFER, NULL);
     transfer_cleanup(&t);
     if (own_handle)

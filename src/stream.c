@@ -74,6 +74,36 @@ static int has_ended(const dify_stream *st) {
     return st->finished;
 }
 
+/* Fails st when its first-event or idle timer ran out (returns 1); else lowers
+ * *wait_ms to the time left on them. */
+static int check_timers(dify_stream *st, long long now, long long *wait_ms) {
+    dify_error err;
+    dify_error_clear(&err);
+    if (!st->saw_data_event && st->first_event_deadline_ms) {
+        long long first_left = st->first_event_deadline_ms - now;
+        if (first_left < 0) {
+            /* Pings keep a connection alive without bringing an answer any closer. */
+            dify_error_set(&err, DIFY_ERR_TIMEOUT, "no event within first_event_timeout");
+            err.which = "first_event";
+            fail(st, &err);
+            return 1;
+        }
+        if (first_left + 1 < *wait_ms) *wait_ms = first_left + 1;
+    }
+    long long idle = st->t.idle_ms;
+    if (idle <= 0 || st->t.paused) return 0;
+    long long left = idle - (now - st->t.last_activity_ms);
+    if (left < 0) {
+        st->t.idle_fired = 1;
+        dify_error_set(&err, DIFY_ERR_TIMEOUT, "no data received for %lld ms (idle_timeout)", idle);
+        err.which = "idle";
+        fail(st, &err);
+        return 1;
+    }
+    if (left < *wait_ms) *wait_ms = left;
+    return 0;
+}
+
 /* One turn of the driver for the streams in list: read what the sockets
  * hold; when none of the streams became ready, check their idle timers (libcurl
  * only runs its progress check while it has work) and wait for the network. */
@@ -89,35 +119,24 @@ static void turn(dify_stream *const *list, size_t n, int (*ready)(const dify_str
     long long now = dify_now_ms();
     long long wait_ms = 1000;
     for (size_t i = 0; i < n; i++) {
-        dify_stream *st = list[i];
-        if (ready(st)) return;
-        if (!st->saw_data_event && st->first_event_deadline_ms) {
-            long long first_left = st->first_event_deadline_ms - now;
-            if (first_left < 0) {
-                /* Pings keep a connection alive without bringing an answer any closer. */
-                dify_error_set(&err, DIFY_ERR_TIMEOUT, "no event within first_event_timeout");
-                err.which = "first_event";
-                fail(st, &err);
-                return;
-            }
-            if (first_left + 1 < wait_ms) wait_ms = first_left + 1;
-        }
-        long long idle = st->t.idle_ms;
-        if (idle <= 0 || st->t.paused) continue;
-        long long left = idle - (now - st->t.last_activity_ms);
-        if (left < 0) {
-            st->t.idle_fired = 1;
-            dify_error_set(&err, DIFY_ERR_TIMEOUT, "no data received for %lld ms (idle_timeout)",
-                           idle);
-            err.which = "idle";
-            fail(st, &err);
-            return;
-        }
-        if (left < wait_ms) wait_ms = left;
+        if (ready(list[i])) return;
+        if (check_timers(list[i], now, &wait_ms)) return;
     }
     if (dify_driver_wait(drv, (int)wait_ms, &err) != 0)
         for (size_t i = 0; i < n; i++)
             fail(list[i], &err);
+}
+
+static int driven_ready(dify_driven *d) {
+    return has_event_or_end(stream_of(d));
+}
+
+static void driven_timers(dify_driven *d, long long now, long long *wait_ms) {
+    check_timers(stream_of(d), now, wait_ms);
+}
+
+static void driven_fail(dify_driven *d, const dify_error *err) {
+    fail(stream_of(d), err);
 }
 
 /* The caller holds none of the popped events' bytes any more. */
@@ -157,10 +176,13 @@ dify_stream *dify_stream_open(dify_session *s, dify_driver *drv, const dify_requ
     st->t.idle_ms = s->opts.idle_timeout_ms;
     st->driven.on_done = on_done;
     st->driven.free = free_stream;
+    st->driven.ready = driven_ready;
+    st->driven.check_timers = driven_timers;
+    st->driven.fail = driven_fail;
     if (req->first_event_timeout_ms > 0)
         st->first_event_deadline_ms = dify_now_ms() + req->first_event_timeout_ms;
 
-    st->t.curl = st->driven.curl = curl_easy_init();
+    st->t.curl = st->driven.curl = dify_session_new_handle(s);
     if (!st->t.curl) {
         dify_error_set(&st->err, DIFY_ERR_NOMEM, "out of memory");
         goto failed;
@@ -209,16 +231,9 @@ int dify_stream_next(dify_stream *st, dify_sse_event *event, dify_error *err) {
     return dify_stream_take(st, event, err);
 }
 
-size_t dify_stream_wait_any(dify_stream *const *list, size_t n, size_t first) {
-    for (size_t i = 0; i < n; i++)
-        release_read_events(list[i]);
-    for (;;) {
-        for (size_t k = 0; k < n; k++) {
-            size_t i = (first + k) % n;
-            if (has_event_or_end(list[i])) return i;
-        }
-        turn(list, n, has_event_or_end);
-    }
+dify_driven *dify_stream_waitable(dify_stream *st) {
+    release_read_events(st);
+    return &st->driven;
 }
 
 dify_driver *dify_stream_driver(const dify_stream *st) {

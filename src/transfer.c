@@ -66,7 +66,7 @@ static void record_header(transfer *t, const char *line, size_t n) {
 
 static size_t on_header(char *line, size_t size, size_t n, void *arg) {
     transfer *t = arg;
-    t->last_activity_ms = dify_now_ms();
+    if (t->idle_ms > 0) t->last_activity_ms = dify_now_ms(); /* only idle timers read it */
     record_header(t, line, size * n);
     return failed(t) ? 0 : size * n;
 }
@@ -74,7 +74,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg) {
 static size_t on_body(char *bytes, size_t size, size_t n, void *arg) {
     transfer *t = arg;
     size_t len = size * n;
-    t->last_activity_ms = dify_now_ms();
+    if (t->idle_ms > 0) t->last_activity_ms = dify_now_ms();
     if (failed(t)) return 0;
     if (is_success(t) && t->sse && t->res->is_event_stream) {
         if (t->hold && t->hold(t->event_ctx)) {
@@ -199,19 +199,45 @@ static int set_method(transfer *t, const dify_request *req) {
         SET(CURLOPT_SEEKFUNCTION, seek_body);
         SET(CURLOPT_SEEKDATA, t);
 #endif
-    } else if (is_get) {
+    } else {
+        /* Also undoes a previous call's POST on a reused handle. */
         SET(CURLOPT_HTTPGET, 1L);
     }
-    if (!is_get && !is_post) SET(CURLOPT_CUSTOMREQUEST, req->method);
+    SET(CURLOPT_CUSTOMREQUEST, is_get || is_post ? NULL : req->method);
     return 0;
 setopt_failed:
     dify_error_set(t->err, DIFY_ERR_NETWORK, "libcurl refused the request method");
     return -1;
 }
 
+int transfer_set_session_options(CURL *c, const dify_session *s) {
+    const dify_session_options *o = &s->opts;
+    SET(CURLOPT_SHARE, s->share);
+    SET(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    SET(CURLOPT_ACCEPT_ENCODING, "");
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    if (o->user_agent) SET(CURLOPT_USERAGENT, o->user_agent);
+    if (o->proxy) SET(CURLOPT_PROXY, o->proxy);
+    if (o->ca_file) SET(CURLOPT_CAINFO, o->ca_file);
+    SET(CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
+    SET(CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    SET(CURLOPT_PREREQFUNCTION, refuse_resend);
+#endif
+    return 0;
+setopt_failed:
+    return -1;
+}
+
 int transfer_setup(transfer *t, const dify_request *req, long timeout_ms) {
     CURL *c = t->curl;
-    const dify_session_options *o = &t->session->opts;
     t->curl_message[0] = '\0';
     for (size_t i = 0; i < req->n_headers; i++) {
         struct curl_slist *grown = curl_slist_append(t->headers, req->headers[i]);
@@ -228,33 +254,18 @@ int transfer_setup(transfer *t, const dify_request *req, long timeout_ms) {
     t->ctx = req->ctx;
     t->last_activity_ms = dify_now_ms();
 
+    /* Every option that differs between calls is set here, each time: a
+     * reused handle keeps the previous call's values otherwise. */
     SET(CURLOPT_URL, req->url);
-    SET(CURLOPT_SHARE, t->session->share);
-    SET(CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
     SET(CURLOPT_ERRORBUFFER, t->curl_message);
-    SET(CURLOPT_ACCEPT_ENCODING, "");
-    SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, timeout_ms);
     SET(CURLOPT_HTTPHEADER, t->headers);
-    if (o->user_agent) SET(CURLOPT_USERAGENT, o->user_agent);
-    if (o->proxy) SET(CURLOPT_PROXY, o->proxy);
-    if (o->ca_file) SET(CURLOPT_CAINFO, o->ca_file);
-    SET(CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
-    SET(CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, t);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, t);
-    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
     SET(CURLOPT_XFERINFODATA, t);
     /* Progress calls cost a clock read each: only when someone watches. */
     SET(CURLOPT_NOPROGRESS, t->progress || t->idle_ms > 0 ? 0L : 1L);
 #if LIBCURL_VERSION_NUM >= 0x075000
-    SET(CURLOPT_PREREQFUNCTION, refuse_resend);
     SET(CURLOPT_PREREQDATA, t);
 #endif
     return set_method(t, req);

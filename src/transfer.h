@@ -8,7 +8,7 @@
 
 struct dify_session {
     CURLSH *share;
-    CURL *easy; /* reused by blocking calls for keep-alive */
+    CURL *easy; /* reused by blocking calls for keep-alive; has the session's options */
     int easy_busy;
     int refs;
     dify_session_options opts; /* strings owned */
@@ -46,7 +46,13 @@ typedef struct transfer {
     char curl_message[CURL_ERROR_SIZE];
 } transfer;
 
-/* Configures t->curl for req. Returns 0, or -1 with *t->err set. */
+/* Sets the options that are the same for every call of session s: once per
+ * handle (a reused handle keeps them). Returns 0, or -1 when libcurl refuses one. */
+int transfer_set_session_options(CURL *c, const dify_session *s);
+/* A fresh easy handle with the session's options, or NULL (out of memory). */
+CURL *dify_session_new_handle(const dify_session *s);
+/* Configures t->curl, which has the session's options, for req. Returns 0, or
+ * -1 with *t->err set. */
 int transfer_setup(transfer *t, const dify_request *req, long timeout_ms);
 void transfer_cleanup(transfer *t);
 /* Turns a finished transfer's result into *t->err; returns 0 when it succeeded. */

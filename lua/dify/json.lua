@@ -29,6 +29,9 @@ function json.decode(text)
   return value
 end
 
+--- Decodes text and raises on malformed JSON (for loops that pcall it themselves).
+json.decode_text = cjson.decode
+
 --- Marks a table so that it encodes as a JSON array even when empty.
 function json.array(t)
   t = t or {}

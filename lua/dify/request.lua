@@ -11,6 +11,7 @@ local CONTROL = {
   first_event_timeout = true, retries = true,
 }
 -- Fields that name the file of a multipart call.
+local EMPTY = {} -- never written to
 local FILE_SOURCE = { path = true, data = true, filename = true, mime_type = true }
 
 local MIME_TYPES = {
@@ -88,9 +89,10 @@ end
 --- Builds the path, raising a caller error when a path field is missing.
 function request.path(route, fields, level, template)
   template = template or route.path
-  for field, alternative in pairs(route.path_when or {}) do
+  for field, alternative in pairs(route.path_when or EMPTY) do
     if fields[field] ~= nil and template == route.path then template = alternative end
   end
+  if not template:find("{", 1, true) then return template, EMPTY end
   local used = {}
   local path = template:gsub("{([%w_]+)}", function(name)
     local value = fields[name]
@@ -111,7 +113,7 @@ function request.payload(route, fields, used)
       payload[key] = value
     end
   end
-  for _, key in ipairs(route.nulls or {}) do
+  for _, key in ipairs(route.nulls or EMPTY) do
     if payload[key] == nil then payload[key] = json.null end
   end
   -- `inputs` is always a JSON object for Dify, even when empty.

@@ -28,6 +28,10 @@ function Stream.new(client, core_stream, route, skip, as)
     _client = client,
     _core = core_stream,
     _route = route,
+    -- Read once per event: kept at hand rather than looked up through others.
+    _terminal = route.terminal,
+    _on_event = client.hooks.on_event,
+    _core_next = core_stream.next,
     _terminal_seen = false,
     _done = false,
     _skip = tonumber(skip) or 0,
@@ -44,16 +48,16 @@ function Stream:_fail(err)
 end
 
 local null = json.null
-local decode_json = json.decode
+local decode_json = json.decode_text
 
 -- The next event table, nil at the end, or (with no_wait) false when the
 -- core stream has nothing ready without waiting. This runs once per event:
 -- it keeps to locals and plain field reads.
 local function advance(self, no_wait)
   if self._error then error(self._error, 0) end
-  local core = self._core
+  local core, core_next = self._core, self._core_next
   while not self._done do
-    local event_type, data, kind, which, sent = core:next(no_wait)
+    local event_type, data, kind, which, sent = core_next(core, no_wait)
     if event_type == false then return false end
     if event_type == nil then
       self._done = true
@@ -66,8 +70,9 @@ local function advance(self, no_wait)
     end
     -- Frames without data (Dify's `event: ping`) only keep the connection alive.
     if data ~= nil then
-      local ev, why = decode_json(data)
-      if type(ev) ~= "table" then
+      local ok, ev = pcall(decode_json, data)
+      if not ok or type(ev) ~= "table" then
+        local why = not ok and ev or nil
         self:_fail(errors.new{ kind = "decode", message = "event data is not a JSON object: " ..
           tostring(why or data):sub(1, 120) })
       end
@@ -95,11 +100,12 @@ local function advance(self, no_wait)
             message = ev.message ~= null and tostring(ev.message or "error event") or "error event",
           })
         end
-        if name == self._route.terminal then self._terminal_seen = true end
-        self.delivered = self.delivered + 1
-        local hook = self._client.hooks.on_event
-        if hook then hook{ event = name, bytes = #data, index = self.delivered } end
-        if self.delivered > self._skip then return ev end
+        if name == self._terminal then self._terminal_seen = true end
+        local delivered = self.delivered + 1
+        self.delivered = delivered
+        local hook = self._on_event
+        if hook then hook{ event = name, bytes = #data, index = delivered } end
+        if delivered > self._skip then return ev end
       end
     end
   end

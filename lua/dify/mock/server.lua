@@ -218,6 +218,7 @@ function Server:control(req, res)
     send_json(res, 200, json.array(self.requests))
   elseif action == "POST reset" then
     self.requests = {}
+    self.answered = 0
     self.fault_counts = {}
     self.state:reset()
     send_json(res, 200, json.object({ result = "success" }))
@@ -287,7 +288,11 @@ function Server:handle(req, res)
     return self:control(req, res)
   end
   decode_request(req)
-  self.requests[#self.requests + 1] = record_of(req, #self.requests + 1)
+  local record = record_of(req, #self.requests + 1)
+  -- API answers already sent when this request arrived: specs of concurrent
+  -- calls see from it that every request arrived before the first answer left.
+  record.answered_before = self.answered or 0
+  self.requests[#self.requests + 1] = record
 
   local active = faults.parse(req.headers["x-mock-fault"])
   if active.times then
@@ -299,9 +304,11 @@ function Server:handle(req, res)
   res.close_delimited = active.close_delimited
   res.delay = active.stall -- for whole responses; streams stall after their first event
   if faults.replaces_answer(active) then
-    return faults.respond(res, active)
+    faults.respond(res, active)
+  else
+    self:serve_api(req, res, active)
   end
-  self:serve_api(req, res, active)
+  self.answered = (self.answered or 0) + 1
   if self.verbose then
     io.stderr:write(("dify-mock: %s %s -> %s\n"):format(req.method, req.target, tostring(res.status)))
   end

@@ -1,0 +1,65 @@
+-- Blocking calls reuse one libcurl handle without resetting it: nothing of one
+-- call (method, body, parts, headers, timeout) may reach the next.
+local support = require("spec.support")
+
+describe("a reused connection handle", function()
+  local srv, client
+
+  setup(function()
+    srv = support.start()
+    client = support.client(srv)
+  end)
+
+  teardown(function()
+    srv.stop()
+  end)
+
+  local function last()
+    local all = srv.requests()
+    return all[#all]
+  end
+
+  it("sends a GET without the body of the POST before it", function()
+    assert(client:chat{ query = "a body" })
+    assert(client:info())
+    local r = last()
+    assert.equal("GET", r.method)
+    assert.equal("", r.body or "")
+    assert.is_nil(r.headers["content-type"])
+    assert.is_nil(r.headers["content-length"])
+  end)
+
+  it("sends a DELETE with its own body, not the POST's before it", function()
+    local c = assert(client:chat{ query = "to delete" })
+    assert.is_true(client:delete_conversation(c.conversation_id))
+    local r = last()
+    assert.equal("DELETE", r.method)
+    assert.same({ user = "alice" }, r.json)
+  end)
+
+  it("sends JSON after a multipart upload, and a POST after a DELETE", function()
+    assert(client:upload_file{ data = "abc", filename = "a.txt" })
+    assert.is_not_nil(last().parts)
+    local c = assert(client:chat{ query = "after upload" })
+    local r = last()
+    assert.equal("POST", r.method)
+    assert.is_nil(r.parts)
+    assert.matches("^application/json", r.headers["content-type"])
+    assert.equal("after upload", r.json.query)
+    assert.is_true(client:delete_conversation(c.conversation_id))
+    assert(client:chat{ query = "after delete" })
+    assert.equal("POST", last().method)
+    assert.equal("after delete", last().json.query)
+  end)
+
+  it("forgets a call's headers and timeout", function()
+    assert(client:info{ headers = { ["X-Once"] = "1" } })
+    assert.equal("1", last().headers["x-once"])
+    assert(client:info())
+    assert.is_nil(last().headers["x-once"])
+    local stalling = support.faulty(srv, "stall:0.5")
+    local _, err = stalling:info{ timeout = 0.1, retries = 0 }
+    assert.equal("timeout", err.kind)
+    assert(stalling:info()) -- the client's 10 s again
+  end)
+end)
