@@ -127,24 +127,30 @@ end
 
 Stream.__call = Stream.next
 
+-- Reads to the end, handing each event to visit. Returns true, or nil and the
+-- stream's error; an error that is not the stream's (the caller's bug) goes on up.
+local function drain(self, visit)
+  local ok, err = pcall(function()
+    for ev in self.next, self do visit(ev) end
+  end)
+  if ok then return true end
+  if errors.is(err) then return nil, err end
+  error(err, 0)
+end
+
 --- Reads to the end; returns the whole answer text and the terminal event,
 -- or nil and the error.
 function Stream:text()
   local parts, last = {}, nil
-  local ok, err = pcall(function()
-    for ev in self.next, self do
-      if ev.event == "message" or ev.event == "agent_message" then
-        parts[#parts + 1] = ev.answer or ""
-      elseif ev.event == "message_replace" then
-        parts = { ev.answer or "" }
-      end
-      if ev.event == self._route.terminal then last = ev end
+  local ok, err = drain(self, function(ev)
+    if ev.event == "message" or ev.event == "agent_message" then
+      parts[#parts + 1] = ev.answer or ""
+    elseif ev.event == "message_replace" then
+      parts = { ev.answer or "" }
     end
+    if ev.event == self._route.terminal then last = ev end
   end)
-  if not ok then
-    if errors.is(err) then return nil, err end
-    error(err, 0)
-  end
+  if not ok then return nil, err end
   return table.concat(parts), last
 end
 
@@ -152,15 +158,10 @@ end
 -- (status, outputs, error, elapsed_time, ...), or nil and the error.
 function Stream:result()
   local finished
-  local ok, err = pcall(function()
-    for ev in self.next, self do
-      if ev.event == "workflow_finished" then finished = ev end
-    end
+  local ok, err = drain(self, function(ev)
+    if ev.event == "workflow_finished" then finished = ev end
   end)
-  if not ok then
-    if errors.is(err) then return nil, err end
-    error(err, 0)
-  end
+  if not ok then return nil, err end
   if not finished then
     return nil, errors.new{ kind = "protocol", message = "the stream had no workflow_finished event" }
   end
