@@ -39,13 +39,7 @@ local function variable_view(v)
   })
 end
 
-local function map(list, view)
-  local result = json.array()
-  for i, item in ipairs(list) do
-    result[i] = view(item)
-  end
-  return result
-end
+local map = util.map
 
 ---------------------------------------------------------------------------
 -- Shared by chat, completion and workflow runs
@@ -130,6 +124,19 @@ end
 -- Handlers
 ---------------------------------------------------------------------------
 
+-- Stores a message in its conversation; returns the ids its answer carries.
+local function record_message(state, conversation, query, answer, inputs, message_files)
+  local message = state:add_message(conversation, {
+    query = query, answer = answer, inputs = inputs, message_files = message_files,
+  })
+  return {
+    task_id = util.uuid(),
+    message_id = message.id,
+    conversation_id = conversation.id,
+    created_at = message.created_at,
+  }
+end
+
 -- POST /chat-messages
 local function send_chat_message(ctx)
   local body, state = ctx.body, ctx.state
@@ -148,15 +155,7 @@ local function send_chat_message(ctx)
   end
 
   local answer = ctx.faults.big and util.filler(ctx.faults.big) or ("Echo: " .. query)
-  local message = state:add_message(conversation, {
-    query = query, answer = answer, inputs = inputs, message_files = message_files,
-  })
-  local ids = {
-    task_id = util.uuid(),
-    message_id = message.id,
-    conversation_id = conversation.id,
-    created_at = message.created_at,
-  }
+  local ids = record_message(state, conversation, query, answer, inputs, message_files)
 
   if mode == "blocking" then
     return 200, blocking_answer(ids, "chat", query, answer, true)
@@ -186,15 +185,7 @@ local function send_completion_message(ctx)
 
   -- Dify keeps completion messages in a conversation of their own
   local conversation = state:create_conversation(ctx.user, inputs, name_from(prompt))
-  local message = state:add_message(conversation, {
-    query = prompt, answer = answer, inputs = inputs, message_files = message_files,
-  })
-  local ids = {
-    task_id = util.uuid(),
-    message_id = message.id,
-    conversation_id = conversation.id,
-    created_at = message.created_at,
-  }
+  local ids = record_message(state, conversation, prompt, answer, inputs, message_files)
   if mode == "blocking" then
     return 200, blocking_answer(ids, "completion", prompt, answer, false)
   end

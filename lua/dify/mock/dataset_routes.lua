@@ -11,13 +11,7 @@ local datasets = {}
 
 local SUCCESS = json.object({ result = "success" })
 
-local function map(list, view)
-  local result = json.array()
-  for i, item in ipairs(list) do
-    result[i] = view(item)
-  end
-  return result
-end
+local map = util.map
 
 local function newest_first(list, keep)
   local result = {}

@@ -232,4 +232,13 @@ function util.usage(prompt, answer)
   })
 end
 
+--- A JSON array of view(item) for each item of list.
+function util.map(list, view)
+  local result = json.array()
+  for i, item in ipairs(list) do
+    result[i] = view(item)
+  end
+  return result
+end
+
 return util
