@@ -19,17 +19,7 @@ end
 
 describe("the OpenResty chat example in Chromium", function()
   local dify_srv, web
-
-  setup(function()
-    dify_srv = mock.start()
-    web = nginx.start{ conf = "examples/openresty/nginx.conf",
-      env = { DIFY_BASE_URL = dify_srv.url, DIFY_API_KEY = API_KEY } }
-  end)
-
-  teardown(function()
-    if web then web.stop() end
-    if dify_srv then dify_srv.stop() end
-  end)
+  nginx.serve("examples/openresty/nginx.conf", API_KEY, function(d, w) dify_srv, web = d, w end)
 
   it("shows the streamed answers, the second in the same conversation", function()
     local shot = os.getenv("BROWSER_SCREENSHOT")

@@ -170,6 +170,25 @@ function nginx.start(options)
 end
 
 --- The nginx worker's pids (for the one-worker proofs).
+--- Gives the enclosing describe block a fake Dify and an nginx (conf) in
+-- front of it, with the Dify address and api_key in nginx's environment:
+-- `ready(dify_srv, web)` receives both once started; both stop at the end.
+function nginx.serve(conf, api_key, ready)
+  local busted = require("busted")
+  local mock = require("spec.mock")
+  local dify_srv, web
+  busted.setup(function()
+    dify_srv = mock.start()
+    web = nginx.start{ conf = conf,
+      env = { DIFY_BASE_URL = dify_srv.url, DIFY_API_KEY = api_key, DIFY_ROOT = dify_srv.root } }
+    ready(dify_srv, web)
+  end)
+  busted.teardown(function()
+    if web then web.stop() end
+    if dify_srv then dify_srv.stop() end
+  end)
+end
+
 function nginx.workers(srv)
   return children(srv.pid)
 end

@@ -28,17 +28,7 @@ end
 
 describe("dify.relay in nginx", function()
   local dify_srv, web
-
-  setup(function()
-    dify_srv = mock.start()
-    web = nginx.start{ conf = "spec/openresty/nginx.conf",
-      env = { DIFY_BASE_URL = dify_srv.url, DIFY_API_KEY = API_KEY } }
-  end)
-
-  teardown(function()
-    if web then web.stop() end
-    if dify_srv then dify_srv.stop() end
-  end)
+  nginx.serve("spec/openresty/nginx.conf", API_KEY, function(d, w) dify_srv, web = d, w end)
 
   it("runs one worker", function()
     assert.are.equal(1, #nginx.workers(web))

@@ -8,17 +8,7 @@ local API_KEY = "app-test-secret-9876"
 
 describe("the nginx transport", function()
   local dify_srv, web
-
-  setup(function()
-    dify_srv = mock.start()
-    web = nginx.start{ conf = "spec/openresty/nginx.conf",
-      env = { DIFY_BASE_URL = dify_srv.url, DIFY_API_KEY = API_KEY, DIFY_ROOT = dify_srv.root } }
-  end)
-
-  teardown(function()
-    if web then web.stop() end
-    if dify_srv then dify_srv.stop() end
-  end)
+  nginx.serve("spec/openresty/nginx.conf", API_KEY, function(d, w) dify_srv, web = d, w end)
 
   -- Runs a case of relay_app.lua; returns its decoded answer.
   local function call(case, fault, query)
