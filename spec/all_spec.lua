@@ -17,18 +17,9 @@ end
 describe("dify.all", function()
   local srv, client, stalling
 
-  setup(function()
-    srv = support.start()
-    client = support.client(srv)
+  support.serve(function(s, c)
+    srv, client = s, c
     stalling = support.faulty(srv, "stall:0.5")
-  end)
-
-  teardown(function()
-    srv.stop()
-  end)
-
-  before_each(function()
-    srv.reset()
   end)
 
   it("runs the calls together and returns each function's results in order", function()
