@@ -73,7 +73,8 @@ end
 --  `api_key` (default env `DIFY_API_KEY`), `user` (default end-user id),
 --  `timeout` (60), `connect_timeout` (10), `idle_timeout` (300) in seconds,
 --  `first_event_timeout` (streams; none), `headers` (extra headers), `proxy`,
---  `ca_file`, `verify_tls` (true), `max_body_size`, `max_event_size` (bytes),
+--  `ca_file`, `verify_tls` (true), `compression` (false: ask for gzip/br/zstd
+--  answers; a compressed answer is decoded either way), `max_body_size`, `max_event_size` (bytes),
 --  `retries` (2), `max_retry_wait` (60 s), `retry_base_delay` (0.5 s),
 --  hooks `on_request`, `on_response`, `on_event`, `on_retry` (functions of one
 --  info table; never given the API key), and `sleep` (how to wait between retries).
@@ -90,8 +91,8 @@ function dify.new(opts)
   if opts.user ~= nil and type(opts.user) ~= "string" then error("dify.new: user must be a string", 2) end
   for _, key in ipairs{ "timeout", "connect_timeout", "idle_timeout" } do check_number(opts, key, 2) end
   check_headers(opts.headers, 2)
-  if opts.verify_tls ~= nil and type(opts.verify_tls) ~= "boolean" then
-    error("dify.new: verify_tls must be a boolean", 2)
+  for _, key in ipairs{ "verify_tls", "compression" } do
+    if opts[key] ~= nil and type(opts[key]) ~= "boolean" then error("dify.new: " .. key .. " must be a boolean", 2) end
   end
 
   -- A transport sends the requests: libcurl by default. Another one (such as
@@ -106,7 +107,8 @@ function dify.new(opts)
       idle_timeout = opts.idle_timeout, proxy = opts.proxy, ca_file = opts.ca_file,
       verify_tls = opts.verify_tls, max_body_size = opts.max_body_size,
       max_event_size = opts.max_event_size,
-      user_agent = ("lua-dify/%s (%s; %s)"):format(dify._VERSION, _VERSION, core.version()),
+      user_agent = "lua-dify/" .. dify._VERSION, -- every byte of a header line costs libcurl time
+      compression = opts.compression,
     }
     if not session then error("dify.new: " .. tostring(kind) .. ": " .. tostring(message), 3) end
     return session

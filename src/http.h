@@ -22,6 +22,7 @@ typedef struct dify_session_options {
     const char *ca_file;
     int verify_tls;
     const char *user_agent;
+    int compression;       /* ask for compressed answers (Accept-Encoding) */
     size_t max_body_size;  /* a collected (not sunk) response body */
     size_t max_event_size; /* one server-sent event */
 } dify_session_options;

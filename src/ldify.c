@@ -415,7 +415,9 @@ static int core_session(lua_State *L) {
     o.max_event_size = field_size(L, 1, "max_event_size", DEFAULT_MAX_EVENT);
     lua_getfield(L, 1, "verify_tls");
     o.verify_tls = lua_isnil(L, -1) || lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    lua_getfield(L, 1, "compression");
+    o.compression = lua_toboolean(L, -1);
+    lua_pop(L, 2);
 
     session_box *box = lua_newuserdatauv(L, sizeof *box, 0);
     box->session = NULL;

@@ -27,6 +27,7 @@ static int copy_string(const char *src, const char **dst) {
 
 static void free_session(dify_session *s) {
     if (s->easy) curl_easy_cleanup(s->easy);
+    curl_slist_free_all(s->easy_headers);
     if (s->share) curl_share_cleanup(s->share);
     free((char *)s->opts.proxy);
     free((char *)s->opts.ca_file);
@@ -93,7 +94,10 @@ int dify_session_perform(dify_session *s, const dify_request *req, dify_response
         dify_error_set(err, DIFY_ERR_NOMEM, "out of memory");
         return -1;
     }
-    if (!own_handle) s->easy_busy = 1;
+    if (!own_handle) {
+        s->easy_busy = 1;
+        t.kept_headers = &s->easy_headers;
+    }
     long timeout_ms = req->timeout_ms >= 0 ? req->timeout_ms : s->opts.timeout_ms;
     int rc = -1;
     if (transfer_setup(&t, req, timeout_ms) == 0)

@@ -236,18 +236,54 @@ setopt_failed:
     return -1;
 }
 
+/* The request's lines, then those every request carries. */
+static struct curl_slist *build_header_list(const dify_request *req, int compression) {
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; i < req->n_headers; i++) {
+        struct curl_slist *grown = curl_slist_append(list, req->headers[i]);
+        if (!grown) goto nomem;
+        list = grown;
+    }
+    /* Without this libcurl waits for "100 Continue" before larger bodies. */
+    struct curl_slist *grown = curl_slist_append(list, "Expect:");
+    if (!grown) goto nomem;
+    list = grown;
+    if (!compression) {
+        /* Nothing is asked for (proxies may hold back compressed event
+         * streams), yet an answer compressed anyway is still decoded. */
+        grown = curl_slist_append(list, "Accept-Encoding:");
+        if (!grown) goto nomem;
+        list = grown;
+    }
+    return list;
+nomem:
+    curl_slist_free_all(list);
+    return NULL;
+}
+
+static int header_list_matches(const struct curl_slist *list, const dify_request *req) {
+    for (size_t i = 0; i < req->n_headers; i++, list = list->next)
+        if (!list || strcmp(list->data, req->headers[i]) != 0) return 0;
+    return list && strcmp(list->data, "Expect:") == 0;
+}
+
+/* The list for this call: a reused handle keeps its previous list while the
+ * lines repeat (they rarely change between calls of one client). */
+static struct curl_slist *header_list(transfer *t, const dify_request *req) {
+    int compression = t->session->opts.compression;
+    if (!t->kept_headers) return t->headers = build_header_list(req, compression);
+    if (*t->kept_headers && header_list_matches(*t->kept_headers, req)) return *t->kept_headers;
+    struct curl_slist *fresh = build_header_list(req, compression);
+    if (!fresh) return NULL;
+    curl_slist_free_all(*t->kept_headers);
+    return *t->kept_headers = fresh;
+}
+
 int transfer_setup(transfer *t, const dify_request *req, long timeout_ms) {
     CURL *c = t->curl;
     t->curl_message[0] = '\0';
-    for (size_t i = 0; i < req->n_headers; i++) {
-        struct curl_slist *grown = curl_slist_append(t->headers, req->headers[i]);
-        if (!grown) goto nomem;
-        t->headers = grown;
-    }
-    /* Without this libcurl waits for "100 Continue" before larger bodies. */
-    struct curl_slist *grown = curl_slist_append(t->headers, "Expect:");
-    if (!grown) goto nomem;
-    t->headers = grown;
+    struct curl_slist *lines = header_list(t, req);
+    if (!lines) goto nomem;
 
     t->sink = req->sink;
     t->progress = req->progress;
@@ -259,7 +295,7 @@ int transfer_setup(transfer *t, const dify_request *req, long timeout_ms) {
     SET(CURLOPT_URL, req->url);
     SET(CURLOPT_ERRORBUFFER, t->curl_message);
     SET(CURLOPT_TIMEOUT_MS, timeout_ms);
-    SET(CURLOPT_HTTPHEADER, t->headers);
+    SET(CURLOPT_HTTPHEADER, lines);
     SET(CURLOPT_HEADERDATA, t);
     SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_XFERINFODATA, t);

@@ -10,6 +10,7 @@ struct dify_session {
     CURLSH *share;
     CURL *easy; /* reused by blocking calls for keep-alive; has the session's options */
     int easy_busy;
+    struct curl_slist *easy_headers; /* the easy handle's header list, kept while it repeats */
     int refs;
     dify_session_options opts; /* strings owned */
 };
@@ -17,7 +18,8 @@ struct dify_session {
 typedef struct transfer {
     dify_session *session;
     CURL *curl;
-    struct curl_slist *headers;
+    struct curl_slist *headers;       /* owned by this transfer */
+    struct curl_slist **kept_headers; /* or kept by the session from call to call */
     curl_mime *mime;
     char *body;
     size_t body_len;
