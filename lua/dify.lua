@@ -145,6 +145,7 @@ function dify.new(opts)
     _retry = retry.policy(opts),
     _sleep = opts.sleep or (session.sleep and function(s) session:sleep(s) end) or core.sleep,
     _session = session,
+    _urls = {}, -- of routes without path fields
   }, Client)
   secrets[client] = api_key
   return client
@@ -161,39 +162,47 @@ end
 
 local EMPTY = setmetatable({}, { __newindex = function() error("read-only table", 2) end })
 
--- The Authorization line of each client's own key, built once (like the key,
--- kept off the client table; a per-call key is not kept).
+-- Each client's header lines for its own key, built once (like the key, kept
+-- off the client table; a per-call key is not kept).
 local auth_lines = setmetatable({}, { __mode = "k" })
 
-function Client:_headers(route, fields, api_key, streaming)
-  local auth_line
-  if api_key == secrets[self] then
-    auth_line = auth_lines[self]
-    if not auth_line then
-      auth_line = "Authorization: Bearer " .. api_key
-      auth_lines[self] = auth_line
-    end
-  else
-    auth_line = "Authorization: Bearer " .. api_key
-  end
+local function header_lines(route, auth_line, client_headers, call_headers)
   local lines = {
     auth_line,
-    streaming and "Accept: text/event-stream" or "Accept: application/json",
+    route.stream and "Accept: text/event-stream" or "Accept: application/json",
   }
   local n = 2
   if route.send == "json" then
     n = n + 1
     lines[n] = "Content-Type: application/json"
   end
-  for name, value in pairs(self.headers) do
+  for name, value in pairs(client_headers) do
     n = n + 1
     lines[n] = name .. ": " .. value
   end
-  if fields.headers then
-    for name, value in pairs(fields.headers) do
-      n = n + 1
-      lines[n] = name .. ": " .. value
-    end
+  for name, value in pairs(call_headers or EMPTY) do
+    n = n + 1
+    lines[n] = name .. ": " .. value
+  end
+  return lines
+end
+
+-- The header lines of a call. Those of the client's own key and headers are
+-- built once per kind of route and shared (never written to once built).
+function Client:_headers(route, fields, api_key)
+  if api_key ~= secrets[self] or fields.headers then
+    return header_lines(route, "Authorization: Bearer " .. api_key, self.headers, fields.headers)
+  end
+  local cache = auth_lines[self]
+  if not cache then
+    cache = { auth = "Authorization: Bearer " .. api_key }
+    auth_lines[self] = cache
+  end
+  local kind = route.stream and route.send .. " stream" or route.send
+  local lines = cache[kind]
+  if not lines then
+    lines = header_lines(route, cache.auth, self.headers)
+    cache[kind] = lines
   end
   return lines
 end
@@ -229,10 +238,16 @@ function Client:_prepare(route, fields, level, template)
   end
   if route.mode then payload.response_mode = route.mode end
 
+  local fixed = route.fixed_path and template == nil
+  local url = fixed and self._urls[route]
+  if not url then
+    url = (route.root and self.base_url:match("^(https?://[^/]+)") or self.base_url) .. path
+    if fixed then self._urls[route] = url end
+  end
   local req = {
     method = route.method,
-    url = (route.root and self.base_url:match("^(https?://[^/]+)") or self.base_url) .. path,
-    headers = self:_headers(route, fields, api_key, route.stream),
+    url = url,
+    headers = self:_headers(route, fields, api_key),
     timeout = fields.timeout,
     on_progress = fields.on_progress,
   }
@@ -364,6 +379,11 @@ function Client:_send(route, fields, level, template)
       return deliver(chunk)
     end
   end
+  if not req.output then
+    local status, headers, body = self:_exchange("request", req, api_key, path)
+    if not status then return nil, headers end
+    return decode_result(route, status, headers, body)
+  end
   local returned, status, headers, body = pcall(self._exchange, self, "request", req, api_key, path,
     type(req.output) == "function" and function() return not delivered end or nil)
   if not returned then
@@ -401,16 +421,16 @@ function Client:_open_stream(route, fields, level)
 end
 
 -- Maps positional arguments to named fields, per the route's `params`.
+-- The caller's table serves as it is when there are none: fields are only read.
 local function fields_from_args(route, ...)
   local nparams = #route.params
-  local fields = {}
   local extra = select(nparams + 1, ...)
-  if extra ~= nil then
-    if type(extra) ~= "table" then
-      error(("%s: expected a table of fields after %d argument(s)"):format(route.name, nparams), 3)
-    end
-    for k, v in pairs(extra) do fields[k] = v end
+  if extra ~= nil and type(extra) ~= "table" then
+    error(("%s: expected a table of fields after %d argument(s)"):format(route.name, nparams), 3)
   end
+  if nparams == 0 then return extra or {} end
+  local fields = {}
+  for k, v in pairs(extra or EMPTY) do fields[k] = v end
   for i, name in ipairs(route.params) do
     local value = select(i, ...)
     if value == nil then error(("%s: argument #%d (%s) is required"):format(route.name, i, name), 3) end

@@ -11,7 +11,7 @@ local CONTROL = {
   first_event_timeout = true, retries = true,
 }
 -- Fields that name the file of a multipart call.
-local EMPTY = {} -- never written to
+local EMPTY = {} -- never written to (sent as `{}` where an empty object is due)
 local FILE_SOURCE = { path = true, data = true, filename = true, mime_type = true }
 
 local MIME_TYPES = {
@@ -107,7 +107,8 @@ end
 
 --- The fields to send: the caller's, less control fields and path fields.
 function request.payload(route, fields, used)
-  local payload = {}
+  -- Sized up front for the fields most calls send: growing a table rehashes it.
+  local payload = { query = nil, inputs = nil, user = nil, response_mode = nil }
   for key, value in pairs(fields) do
     if not CONTROL[key] and not used[key] and not (route.send == "multipart" and FILE_SOURCE[key]) then
       payload[key] = value
@@ -117,7 +118,7 @@ function request.payload(route, fields, used)
     if payload[key] == nil then payload[key] = json.null end
   end
   -- `inputs` is always a JSON object for Dify, even when empty.
-  if route.send == "json" and route.mode and payload.inputs == nil then payload.inputs = {} end
+  if route.send == "json" and route.mode and payload.inputs == nil then payload.inputs = EMPTY end
   if type(payload.files) == "table" and next(payload.files) == nil then payload.files = nil end
   return payload
 end
