@@ -167,11 +167,10 @@ local EMPTY = setmetatable({}, { __newindex = function() error("read-only table"
 local auth_lines = setmetatable({}, { __mode = "k" })
 
 local function header_lines(route, auth_line, client_headers, call_headers)
-  local lines = {
-    auth_line,
-    route.stream and "Accept: text/event-stream" or "Accept: application/json",
-  }
-  local n = 2
+  -- Blocking calls leave libcurl's "Accept: */*": Dify answers JSON whatever
+  -- they accept, and each line costs libcurl time on every call.
+  local lines = { auth_line, route.stream and "Accept: text/event-stream" or nil }
+  local n = #lines
   if route.send == "json" then
     n = n + 1
     lines[n] = "Content-Type: application/json"

@@ -1,5 +1,6 @@
 -- Blocking calls reuse one libcurl handle without resetting it: nothing of one
 -- call (method, body, parts, headers, timeout) may reach the next.
+local dify = require("dify")
 local support = require("spec.support")
 
 describe("a reused connection handle", function()
@@ -81,5 +82,25 @@ describe("a reused connection handle", function()
     assert.equal("one table", last().json.query)
     assert.equal("alice", last().json.user)
     assert.same({ topic = "lua" }, last().json.inputs)
+  end)
+
+  it("names itself once in User-Agent, unless the caller names another", function()
+    assert(client:info())
+    assert.equal("lua-dify/" .. dify._VERSION, last().headers["user-agent"])
+    local stream = assert(client:chat_stream{ query = "ua" })
+    for _ in stream do end
+    assert.equal("lua-dify/" .. dify._VERSION, last().headers["user-agent"])
+    assert(client:info{ headers = { ["user-agent"] = "mine/1" } })
+    assert.equal("mine/1", last().headers["user-agent"])
+    local own = support.client(srv, { headers = { ["User-Agent"] = "mine/2" } })
+    assert(own:chat{ query = "ua" })
+    assert.equal("mine/2", last().headers["user-agent"])
+  end)
+
+  it("sends every one of many header lines", function()
+    local many = {}
+    for i = 1, 40 do many["X-Many-" .. i] = tostring(i) end
+    assert(client:info{ headers = many })
+    for i = 1, 40 do assert.equal(tostring(i), last().headers["x-many-" .. i]) end
   end)
 end)

@@ -31,6 +31,7 @@
 
 typedef struct session_box {
     dify_session *session;
+    int call_ref; /* the call box kept for its blocking calls */
 } session_box;
 
 typedef struct stream_box {
@@ -59,6 +60,7 @@ typedef struct parser_box {
 
 /* One blocking call's resources, and what its callbacks need. */
 typedef struct call_box {
+    int busy;
     lua_State *L;
     dify_response res;
     FILE *out;
@@ -202,23 +204,29 @@ static void push_answer(lua_State *L, const dify_response *res, int has_sink) {
 
 /* ---- request tables ---- */
 
+#define FEW_HEADERS 16
+
 typedef struct request_args {
     dify_request req;
     const char *output_path;
     int has_output_function;
+    const char *few_headers[FEW_HEADERS]; /* spares most calls an array on the Lua heap */
 } request_args;
 
-static void read_headers(lua_State *L, int t, dify_request *req) {
+static void read_headers(lua_State *L, int t, request_args *a) {
+    dify_request *req = &a->req;
     lua_getfield(L, t, "headers");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         return;
     }
     luaL_checktype(L, -1, LUA_TTABLE);
-    size_t n = lua_rawlen(L, -1);
-    const char **lines = lua_newuserdatauv(L, (n ? n : 1) * sizeof *lines, 0);
+    int headers_at = lua_gettop(L);
+    size_t n = lua_rawlen(L, headers_at);
+    const char **lines = a->few_headers;
+    if (n > FEW_HEADERS) lines = lua_newuserdatauv(L, n * sizeof *lines, 0);
     for (size_t i = 0; i < n; i++) {
-        lua_rawgeti(L, -2, (int)i + 1);
+        lua_rawgeti(L, headers_at, (int)i + 1);
         size_t len;
         const char *line = lua_tolstring(L, -1, &len);
         if (!line || lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "headers must be strings");
@@ -279,7 +287,7 @@ static void read_request(lua_State *L, int t, request_args *a) {
     a->req.body = field_string(L, t, "body", &a->req.body_len);
     a->req.timeout_ms = field_ms(L, t, "timeout", -1);
     a->req.first_event_timeout_ms = field_ms(L, t, "first_event_timeout", 0);
-    read_headers(L, t, &a->req);
+    read_headers(L, t, a);
     read_parts(L, t, &a->req);
     lua_getfield(L, t, "output");
     if (lua_type(L, -1) == LUA_TSTRING)
@@ -288,7 +296,10 @@ static void read_request(lua_State *L, int t, request_args *a) {
         a->has_output_function = 1;
     else if (!lua_isnil(L, -1))
         luaL_error(L, "output must be a path or a function");
-    lua_pop(L, 1);
+    lua_getfield(L, t, "on_progress");
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TFUNCTION)
+        luaL_error(L, "on_progress must be a function");
+    lua_pop(L, 2);
 }
 
 /* ---- callbacks: protected Lua calls from inside libcurl ---- */
@@ -351,8 +362,19 @@ static int report_progress(void *ctx, curl_off_t down_now, curl_off_t down_total
     return call_protected(c, run_progress, err);
 }
 
+/* Buffers up to this size stay with a kept call box for the next call. */
+#define KEPT_BUFFER_MAX (64u * 1024u)
+
+static void keep_or_free(dify_buf *b) {
+    if (b->cap > KEPT_BUFFER_MAX)
+        dify_buf_free(b);
+    else
+        b->len = 0;
+}
+
 static void release_call(lua_State *L, call_box *c) {
-    dify_response_free(&c->res);
+    keep_or_free(&c->res.headers);
+    keep_or_free(&c->res.body);
     if (c->out) {
         fclose(c->out);
         c->out = NULL;
@@ -360,10 +382,46 @@ static void release_call(lua_State *L, call_box *c) {
     luaL_unref(L, LUA_REGISTRYINDEX, c->sink_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, c->progress_ref);
     c->sink_ref = c->progress_ref = LUA_NOREF;
+    c->busy = 0;
+}
+
+/* Pushes the box for a blocking call: the session's own, with the buffers of
+ * its last call, unless a callback of a running call makes this one. */
+static call_box *push_call_box(lua_State *L, session_box *sbox) {
+    call_box *c = NULL;
+    if (sbox->call_ref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, sbox->call_ref);
+        c = lua_touserdata(L, -1);
+        if (c->busy) {
+            lua_pop(L, 1);
+            c = NULL;
+        }
+    }
+    if (!c) {
+        c = lua_newuserdatauv(L, sizeof *c, 0);
+        memset(c, 0, sizeof *c);
+        c->sink_ref = c->progress_ref = LUA_NOREF;
+        dify_response_init(&c->res);
+        luaL_getmetatable(L, CALL_MT);
+        lua_setmetatable(L, -2);
+        if (sbox->call_ref == LUA_NOREF) {
+            lua_pushvalue(L, -1);
+            sbox->call_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        }
+    }
+    c->busy = 1;
+    c->L = L;
+    c->callback_failed = 0;
+    memset(c->progress, 0, sizeof c->progress);
+    c->res.status = 0;
+    c->res.is_event_stream = 0;
+    return c;
 }
 
 static int call_gc(lua_State *L) {
-    release_call(L, luaL_checkudata(L, 1, CALL_MT));
+    call_box *c = luaL_checkudata(L, 1, CALL_MT);
+    release_call(L, c);
+    dify_response_free(&c->res);
     return 0;
 }
 
@@ -410,7 +468,10 @@ static int core_session(lua_State *L) {
     o.idle_timeout_ms = field_ms(L, 1, "idle_timeout", 300000);
     o.proxy = field_string(L, 1, "proxy", NULL);
     o.ca_file = field_string(L, 1, "ca_file", NULL);
-    o.user_agent = field_string(L, 1, "user_agent", NULL);
+    size_t user_agent_len = 0;
+    o.user_agent = field_string(L, 1, "user_agent", &user_agent_len);
+    if (o.user_agent && strcspn(o.user_agent, "\r\n") != user_agent_len)
+        luaL_error(L, "user_agent must not contain CR, LF or NUL");
     o.max_body_size = field_size(L, 1, "max_body_size", DEFAULT_MAX_BODY);
     o.max_event_size = field_size(L, 1, "max_event_size", DEFAULT_MAX_EVENT);
     lua_getfield(L, 1, "verify_tls");
@@ -421,6 +482,7 @@ static int core_session(lua_State *L) {
 
     session_box *box = lua_newuserdatauv(L, sizeof *box, 0);
     box->session = NULL;
+    box->call_ref = LUA_NOREF;
     luaL_getmetatable(L, SESSION_MT);
     lua_setmetatable(L, -2);
     dify_error err;
@@ -436,13 +498,7 @@ static int session_request(lua_State *L) {
     request_args a;
     read_request(L, 2, &a);
 
-    call_box *c = lua_newuserdatauv(L, sizeof *c, 0);
-    memset(c, 0, sizeof *c);
-    c->L = L;
-    c->sink_ref = c->progress_ref = LUA_NOREF;
-    dify_response_init(&c->res);
-    luaL_getmetatable(L, CALL_MT);
-    lua_setmetatable(L, -2);
+    call_box *c = push_call_box(L, box);
     int call_at = lua_gettop(L);
     lua_pushnil(L);
     c->error_slot = lua_gettop(L);
@@ -455,6 +511,7 @@ static int session_request(lua_State *L) {
             dify_error err;
             dify_error_clear(&err);
             dify_error_set(&err, DIFY_ERR_IO, "cannot open %s: %s", a.output_path, strerror(errno));
+            release_call(L, c);
             return push_failure(L, &err);
         }
         a.req.sink = sink_to_file;
@@ -586,6 +643,8 @@ static int session_close(lua_State *L) {
     session_box *box = luaL_checkudata(L, 1, SESSION_MT);
     dify_session_release(box->session);
     box->session = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, box->call_ref);
+    box->call_ref = LUA_NOREF;
     return 0;
 }
 

@@ -1,4 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,7 @@ static void free_session(dify_session *s) {
     if (s->share) curl_share_cleanup(s->share);
     free((char *)s->opts.proxy);
     free((char *)s->opts.ca_file);
-    free((char *)s->opts.user_agent);
+    free(s->user_agent_line);
     free(s);
 }
 
@@ -40,9 +41,15 @@ dify_session *dify_session_new(const dify_session_options *opts, dify_error *err
     if (!s) goto nomem;
     s->refs = 1;
     s->opts = *opts;
-    if (copy_string(opts->proxy, &s->opts.proxy) || copy_string(opts->ca_file, &s->opts.ca_file) ||
-        copy_string(opts->user_agent, &s->opts.user_agent))
+    s->opts.user_agent = NULL; /* kept as user_agent_line */
+    if (copy_string(opts->proxy, &s->opts.proxy) || copy_string(opts->ca_file, &s->opts.ca_file))
         goto nomem;
+    if (opts->user_agent) {
+        size_t len = strlen("User-Agent: ") + strlen(opts->user_agent) + 1;
+        s->user_agent_line = malloc(len);
+        if (!s->user_agent_line) goto nomem;
+        snprintf(s->user_agent_line, len, "User-Agent: %s", opts->user_agent);
+    }
     s->share = curl_share_init();
     if (!s->share) goto nomem;
     /* One connection cache for the blocking handle and every stream's handle. */
@@ -96,7 +103,7 @@ int dify_session_perform(dify_session *s, const dify_request *req, dify_response
     }
     if (!own_handle) {
         s->easy_busy = 1;
-        t.kept_headers = &s->easy_headers;
+        t.keeps_headers = 1;
     }
     long timeout_ms = req->timeout_ms >= 0 ? req->timeout_ms : s->opts.timeout_ms;
     int rc = -1;

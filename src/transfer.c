@@ -220,7 +220,6 @@ int transfer_set_session_options(CURL *c, const dify_session *s) {
     SET(CURLOPT_ACCEPT_ENCODING, "");
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-    if (o->user_agent) SET(CURLOPT_USERAGENT, o->user_agent);
     if (o->proxy) SET(CURLOPT_PROXY, o->proxy);
     if (o->ca_file) SET(CURLOPT_CAINFO, o->ca_file);
     SET(CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
@@ -237,10 +236,18 @@ setopt_failed:
 }
 
 /* The request's lines, then those every request carries. */
-static struct curl_slist *build_header_list(const dify_request *req, int compression) {
+static struct curl_slist *build_header_list(const dify_request *req, const dify_session *s) {
     struct curl_slist *list = NULL;
+    int has_user_agent = 0;
     for (size_t i = 0; i < req->n_headers; i++) {
         struct curl_slist *grown = curl_slist_append(list, req->headers[i]);
+        if (!grown) goto nomem;
+        list = grown;
+        if (strncasecmp(req->headers[i], "User-Agent:", 11) == 0) has_user_agent = 1;
+    }
+    /* A line of the list costs libcurl less than CURLOPT_USERAGENT's own. */
+    if (s->user_agent_line && !has_user_agent) {
+        struct curl_slist *grown = curl_slist_append(list, s->user_agent_line);
         if (!grown) goto nomem;
         list = grown;
     }
@@ -248,7 +255,7 @@ static struct curl_slist *build_header_list(const dify_request *req, int compres
     struct curl_slist *grown = curl_slist_append(list, "Expect:");
     if (!grown) goto nomem;
     list = grown;
-    if (!compression) {
+    if (!s->opts.compression) {
         /* Nothing is asked for (proxies may hold back compressed event
          * streams), yet an answer compressed anyway is still decoded. */
         grown = curl_slist_append(list, "Accept-Encoding:");
@@ -261,22 +268,25 @@ nomem:
     return NULL;
 }
 
-static int header_list_matches(const struct curl_slist *list, const dify_request *req) {
-    for (size_t i = 0; i < req->n_headers; i++, list = list->next)
-        if (!list || strcmp(list->data, req->headers[i]) != 0) return 0;
-    return list && strcmp(list->data, "Expect:") == 0;
+static int header_list_matches(const struct curl_slist *list, size_t n, const dify_request *req) {
+    if (n != req->n_headers) return 0;
+    for (size_t i = 0; i < n; i++, list = list->next)
+        if (strcmp(list->data, req->headers[i]) != 0) return 0;
+    return 1;
 }
 
 /* The list for this call: a reused handle keeps its previous list while the
  * lines repeat (they rarely change between calls of one client). */
 static struct curl_slist *header_list(transfer *t, const dify_request *req) {
-    int compression = t->session->opts.compression;
-    if (!t->kept_headers) return t->headers = build_header_list(req, compression);
-    if (*t->kept_headers && header_list_matches(*t->kept_headers, req)) return *t->kept_headers;
-    struct curl_slist *fresh = build_header_list(req, compression);
+    dify_session *s = t->session;
+    if (!t->keeps_headers) return t->headers = build_header_list(req, s);
+    if (s->easy_headers && header_list_matches(s->easy_headers, s->easy_headers_n, req))
+        return s->easy_headers;
+    struct curl_slist *fresh = build_header_list(req, s);
     if (!fresh) return NULL;
-    curl_slist_free_all(*t->kept_headers);
-    return *t->kept_headers = fresh;
+    curl_slist_free_all(s->easy_headers);
+    s->easy_headers_n = req->n_headers;
+    return s->easy_headers = fresh;
 }
 
 int transfer_setup(transfer *t, const dify_request *req, long timeout_ms) {

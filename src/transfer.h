@@ -11,6 +11,8 @@ struct dify_session {
     CURL *easy; /* reused by blocking calls for keep-alive; has the session's options */
     int easy_busy;
     struct curl_slist *easy_headers; /* the easy handle's header list, kept while it repeats */
+    size_t easy_headers_n;           /* how many of its lines came from the request */
+    char *user_agent_line;           /* "User-Agent: ..." */
     int refs;
     dify_session_options opts; /* strings owned */
 };
@@ -18,8 +20,8 @@ struct dify_session {
 typedef struct transfer {
     dify_session *session;
     CURL *curl;
-    struct curl_slist *headers;       /* owned by this transfer */
-    struct curl_slist **kept_headers; /* or kept by the session from call to call */
+    struct curl_slist *headers; /* owned by this transfer, unless keeps_headers */
+    int keeps_headers;          /* on the session's handle: its list is kept from call to call */
     curl_mime *mime;
     char *body;
     size_t body_len;
