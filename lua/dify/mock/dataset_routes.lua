@@ -104,11 +104,7 @@ local DOCUMENT_FIELDS = {
 }
 
 local function document_view(document)
-  local view = json.object()
-  for _, field in ipairs(DOCUMENT_FIELDS) do
-    view[field] = document[field]
-  end
-  return view
+  return util.pick(document, DOCUMENT_FIELDS)
 end
 
 local CHUNK_FIELDS = {
@@ -116,11 +112,7 @@ local CHUNK_FIELDS = {
 }
 
 local function child_chunk_view(chunk)
-  local view = json.object()
-  for _, field in ipairs(CHUNK_FIELDS) do
-    view[field] = chunk[field]
-  end
-  return view
+  return util.pick(chunk, CHUNK_FIELDS)
 end
 
 local SEGMENT_FIELDS = {
@@ -130,10 +122,7 @@ local SEGMENT_FIELDS = {
 }
 
 local function segment_view(segment)
-  local view = json.object()
-  for _, field in ipairs(SEGMENT_FIELDS) do
-    view[field] = segment[field]
-  end
+  local view = util.pick(segment, SEGMENT_FIELDS)
   view.child_chunks = map(segment.child_chunks, child_chunk_view)
   return view
 end

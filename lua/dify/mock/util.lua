@@ -171,6 +171,16 @@ function util.public(t, hidden)
   return copy
 end
 
+--- A JSON object of the listed fields of `t`: the public view of a state
+-- record that also keeps internal fields.
+function util.pick(t, fields)
+  local view = json.object()
+  for _, field in ipairs(fields) do
+    view[field] = t[field]
+  end
+  return view
+end
+
 ---------------------------------------------------------------------------
 -- Deterministic content
 ---------------------------------------------------------------------------
