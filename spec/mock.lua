@@ -59,6 +59,15 @@ function mock.request(method, url, body, headers)
   return status, table.concat(chunks), response_headers
 end
 
+--- A recorded multipart request's parts by field name (a repeated name keeps its last part).
+function mock.parts_by_name(req)
+  local parts = {}
+  for _, part in ipairs(req.parts) do
+    parts[part.name] = part
+  end
+  return parts
+end
+
 --- Whether process pid runs (a zombie, exited but not reaped, does not).
 mock.alive = process.alive
 
