@@ -57,6 +57,15 @@ function util.first(value)
   return value
 end
 
+--- `value`, or a 404 not_found with `message` when it is nil (a record
+-- looked up by an id the request named).
+function util.found(value, message)
+  if value == nil then
+    util.fail(404, "not_found", message)
+  end
+  return value
+end
+
 --- An integer query argument within [min, max], or `default` when absent.
 function util.int_arg(args, name, default, min, max)
   local raw = util.first(args[name])
