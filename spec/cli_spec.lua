@@ -153,8 +153,7 @@ describe("bin/dify", function()
       assert.equal(0, code, err)
       local id = out:match("^(%S+)\n$")
       assert.is_string(id)
-      local parts = {}
-      for _, part in ipairs(srv.last("/files/upload$").parts) do parts[part.name] = part end
+      local parts = mock.parts_by_name(srv.last("/files/upload$"))
       assert.equal(70000, parts.file.size)
       assert.equal("text/plain", parts.file.content_type)
       assert.not_matches("\r", err, 1, true) -- no progress bar when stderr is not a terminal

@@ -1,4 +1,5 @@
 -- Uploads, previews and audio: multipart bodies streamed from paths, downloads to paths.
+local mock = require("spec.mock")
 local support = require("spec.support")
 
 describe("files and audio", function()
@@ -15,8 +16,7 @@ describe("files and audio", function()
       assert.equal("notes.txt", file.name)
       local req = srv.last("/files/upload$")
       assert.matches("^multipart/form%-data", req.headers["content-type"])
-      local parts = {}
-      for _, part in ipairs(req.parts) do parts[part.name] = part end
+      local parts = mock.parts_by_name(req)
       assert.equal("notes.txt", parts.file.filename)
       assert.equal("text/plain", parts.file.content_type)
       assert.equal(10000, parts.file.size)
@@ -26,8 +26,7 @@ describe("files and audio", function()
     it("uploads bytes given as data, with a mime type", function()
       local file = assert(client:upload_file{ data = "\137PNG fake", filename = "a.png", mime_type = "image/png" })
       assert.equal("a.png", file.name)
-      local parts = {}
-      for _, part in ipairs(srv.last("/files/upload$").parts) do parts[part.name] = part end
+      local parts = mock.parts_by_name(srv.last("/files/upload$"))
       assert.equal("\137PNG fake", parts.file.data)
       assert.equal("image/png", parts.file.content_type)
     end)
@@ -124,8 +123,7 @@ describe("files and audio", function()
       finally(function() os.remove(path) end)
       local result = assert(client:audio_to_text{ path = path, filename = "voice.mp3" })
       assert.equal("transcribed voice.mp3 (1234 bytes)", result.text)
-      local parts = {}
-      for _, part in ipairs(srv.last("/audio%-to%-text$").parts) do parts[part.name] = part end
+      local parts = mock.parts_by_name(srv.last("/audio%-to%-text$"))
       assert.equal("audio/mpeg", parts.file.content_type)
       assert.equal("alice", parts.user.data)
     end)

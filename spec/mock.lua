@@ -21,6 +21,7 @@ local root_dir = this_file:match("^(.*)/spec/[^/]*$") or "."
 
 -- Loaded by path so that requiring spec.mock leaves package.path alone.
 local json = dofile(root_dir .. "/lua/dify/mock/json.lua")
+local process = dofile(root_dir .. "/lua/dify/mock/process.lua")
 
 local mock = {}
 
@@ -58,21 +59,22 @@ function mock.request(method, url, body, headers)
   return status, table.concat(chunks), response_headers
 end
 
--- Linux keeps an exited child as a zombie until it is reaped (here: by the
--- popen handle's close), and `kill -0` still succeeds on a zombie.
-local function process_running(pid)
-  local stat = io.open("/proc/" .. pid .. "/stat")
-  if stat then
-    local line = stat:read("*l") or ""
-    stat:close()
-    return not line:match("^%d+ %b() Z")
+--- A recorded multipart request's parts by field name (a repeated name keeps its last part).
+function mock.parts_by_name(req)
+  local parts = {}
+  for _, part in ipairs(req.parts) do
+    parts[part.name] = part
   end
-  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+  return parts
 end
 
-local function wait_for_exit(pid, seconds)
+--- Whether process pid runs (a zombie, exited but not reaped, does not).
+mock.alive = process.alive
+
+--- Waits up to `seconds` for process pid to end; returns whether it did.
+function mock.wait_for_exit(pid, seconds)
   local deadline = socket.gettime() + seconds
-  while process_running(pid) do
+  while process.alive(pid) do
     if socket.gettime() > deadline then
       return false
     end
@@ -163,9 +165,11 @@ function mock.start(options)
     end
     stopped = true
     pcall(mock.request, "POST", base .. "/__mock/shutdown", "")
-    if not wait_for_exit(pid, 3) then
+    -- Until pipe:close() reaps it, the ended server stays a zombie, which
+    -- mock.wait_for_exit already counts as gone.
+    if not mock.wait_for_exit(pid, 3) then
       os.execute("kill " .. pid .. " 2>/dev/null")
-      if not wait_for_exit(pid, 2) then
+      if not mock.wait_for_exit(pid, 2) then
         os.execute("kill -9 " .. pid .. " 2>/dev/null")
       end
     end

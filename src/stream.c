@@ -3,30 +3,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "driver.h"
+#include "driven_transfer.h"
 #include "event_queue.h"
-#include "transfer.h"
 
 /* Unread events a stream may hold before its transfer pauses: other streams
  * on the same driver keep flowing while this one is not being read. */
 #define HOLD_BYTES (1024 * 1024)
 
 struct dify_stream {
-    dify_driven driven;
-    transfer t;
-    dify_driver *driver;
-    dify_response res;
-    dify_error err;
+    driven_transfer base;
     dify_sse_parser sse;
     dify_event_queue queue;
     long long first_event_deadline_ms; /* 0: none */
     int saw_data_event;
-    int added;
-    int finished;
 };
 
 static dify_stream *stream_of(dify_driven *d) {
-    return (dify_stream *)(void *)((char *)d - offsetof(dify_stream, driven));
+    return (dify_stream *)(void *)((char *)d - offsetof(dify_stream, base.driven));
 }
 
 static int queue_full(void *ctx) {
@@ -36,42 +29,37 @@ static int queue_full(void *ctx) {
 
 static void on_done(dify_driven *d, CURLcode rc) {
     dify_stream *st = stream_of(d);
-    st->finished = 1;
-    if (transfer_finish(&st->t, rc) == 0 && st->res.is_event_stream) {
+    st->base.finished = 1;
+    if (transfer_finish(&st->base.t, rc) == 0 && st->base.res.is_event_stream) {
         int sse_rc = dify_sse_finish(&st->sse, dify_event_queue_push, &st->queue);
         if (sse_rc != DIFY_SSE_OK)
-            dify_error_set(&st->err, DIFY_ERR_PROTOCOL, "event stream: %s",
+            dify_error_set(&st->base.err, DIFY_ERR_PROTOCOL, "event stream: %s",
                            dify_sse_strerror(sse_rc));
     }
 }
 
 static void free_stream(dify_driven *d) {
     dify_stream *st = stream_of(d);
-    if (st->t.curl) curl_easy_cleanup(st->t.curl);
-    transfer_cleanup(&st->t);
+    driven_transfer_cleanup(&st->base);
     dify_sse_free(&st->sse);
     dify_event_queue_free(&st->queue);
-    dify_response_free(&st->res);
-    dify_session_release(st->t.session);
-    dify_driver_release(st->driver);
     free(st);
 }
 
 static void fail(dify_stream *st, const dify_error *err) {
-    st->finished = 1;
-    if (st->err.kind == DIFY_OK) st->err = *err;
+    driven_transfer_fail(&st->base, err);
 }
 
 static int has_event_or_end(const dify_stream *st) {
-    return st->finished || !dify_event_queue_empty(&st->queue);
+    return st->base.finished || !dify_event_queue_empty(&st->queue);
 }
 
 static int has_headers_or_end(const dify_stream *st) {
-    return st->finished || st->t.headers_done;
+    return st->base.finished || st->base.t.headers_done;
 }
 
 static int has_ended(const dify_stream *st) {
-    return st->finished;
+    return st->base.finished;
 }
 
 /* Fails st when its first-event or idle timer ran out (returns 1); else lowers
@@ -90,11 +78,11 @@ static int check_timers(dify_stream *st, long long now, long long *wait_ms) {
         }
         if (first_left + 1 < *wait_ms) *wait_ms = first_left + 1;
     }
-    long long idle = st->t.idle_ms;
-    if (idle <= 0 || st->t.paused) return 0;
-    long long left = idle - (now - st->t.last_activity_ms);
+    long long idle = st->base.t.idle_ms;
+    if (idle <= 0 || st->base.t.paused) return 0;
+    long long left = idle - (now - st->base.t.last_activity_ms);
     if (left < 0) {
-        st->t.idle_fired = 1;
+        st->base.t.idle_fired = 1;
         dify_error_set(&err, DIFY_ERR_TIMEOUT, "no data received for %lld ms (idle_timeout)", idle);
         err.which = "idle";
         fail(st, &err);
@@ -108,7 +96,7 @@ static int check_timers(dify_stream *st, long long now, long long *wait_ms) {
  * hold; when none of the streams became ready, check their idle timers (libcurl
  * only runs its progress check while it has work) and wait for the network. */
 static void turn(dify_stream *const *list, size_t n, int (*ready)(const dify_stream *)) {
-    dify_driver *drv = list[0]->driver;
+    dify_driver *drv = list[0]->base.driver;
     dify_error err;
     dify_error_clear(&err);
     if (dify_driver_perform(drv, &err) != 0) {
@@ -135,19 +123,15 @@ static void driven_timers(dify_driven *d, long long now, long long *wait_ms) {
     check_timers(stream_of(d), now, wait_ms);
 }
 
-static void driven_fail(dify_driven *d, const dify_error *err) {
-    fail(stream_of(d), err);
-}
-
 /* The caller holds none of the popped events' bytes any more. */
 static void release_read_events(dify_stream *st) {
     if (!dify_event_queue_empty(&st->queue)) return;
     dify_event_queue_clear(&st->queue);
-    if (st->t.paused && !st->finished) {
-        st->t.paused = 0;
-        st->t.last_activity_ms = dify_now_ms();
+    if (st->base.t.paused && !st->base.finished) {
+        st->base.t.paused = 0;
+        st->base.t.last_activity_ms = dify_now_ms();
         /* May hand the held bytes to the parser right here. */
-        curl_easy_pause(st->t.curl, CURLPAUSE_CONT);
+        curl_easy_pause(st->base.t.curl, CURLPAUSE_CONT);
     }
 }
 
@@ -159,56 +143,42 @@ dify_stream *dify_stream_open(dify_session *s, dify_driver *drv, const dify_requ
         dify_error_set(err, DIFY_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    s->refs++;
-    dify_driver_retain(drv);
-    st->driver = drv;
-    st->t.session = s;
-    dify_error_clear(&st->err);
-    dify_response_init(&st->res);
+    driven_transfer_init(&st->base, s, drv);
     dify_sse_init(&st->sse, s->opts.max_event_size);
     dify_event_queue_init(&st->queue);
-    st->t.res = &st->res;
-    st->t.err = &st->err;
-    st->t.sse = &st->sse;
-    st->t.on_event = dify_event_queue_push;
-    st->t.event_ctx = &st->queue;
-    st->t.hold = queue_full;
-    st->t.idle_ms = s->opts.idle_timeout_ms;
-    st->driven.on_done = on_done;
-    st->driven.free = free_stream;
-    st->driven.ready = driven_ready;
-    st->driven.check_timers = driven_timers;
-    st->driven.fail = driven_fail;
+    st->base.t.sse = &st->sse;
+    st->base.t.on_event = dify_event_queue_push;
+    st->base.t.event_ctx = &st->queue;
+    st->base.t.hold = queue_full;
+    st->base.t.idle_ms = s->opts.idle_timeout_ms;
+    st->base.driven.on_done = on_done;
+    st->base.driven.free = free_stream;
+    st->base.driven.ready = driven_ready;
+    st->base.driven.check_timers = driven_timers;
     if (req->first_event_timeout_ms > 0)
         st->first_event_deadline_ms = dify_now_ms() + req->first_event_timeout_ms;
 
-    st->t.curl = st->driven.curl = dify_session_new_handle(s);
-    if (!st->t.curl) {
-        dify_error_set(&st->err, DIFY_ERR_NOMEM, "out of memory");
-        goto failed;
-    }
     /* Streams may run for minutes: only silence (idle_timeout) ends them. */
     long timeout_ms = req->timeout_ms >= 0 ? req->timeout_ms : 0;
-    if (transfer_setup(&st->t, req, timeout_ms) != 0) goto failed;
-    if (dify_driver_add(drv, &st->driven, &st->err) != 0) goto failed;
-    st->added = 1;
+    if (driven_transfer_start(&st->base, req, timeout_ms) != 0) goto failed;
     while (!has_headers_or_end(st))
         turn(&st, 1, has_headers_or_end);
-    int streaming = st->res.status >= 200 && st->res.status < 300 && st->res.is_event_stream;
-    while (!streaming && !st->finished)
+    int streaming =
+        st->base.res.status >= 200 && st->base.res.status < 300 && st->base.res.is_event_stream;
+    while (!streaming && !st->base.finished)
         turn(&st, 1, has_ended);
     /* Once an event stream has begun, a failure is next()'s to report, after the
      * events before it: where it shows must not depend on how packets fell. */
-    if (st->err.kind != DIFY_OK && !(streaming && st->t.headers_done)) goto failed;
+    if (st->base.err.kind != DIFY_OK && !(streaming && st->base.t.headers_done)) goto failed;
     return st;
 failed:
-    *err = st->err;
+    *err = st->base.err;
     dify_stream_close(st);
     return NULL;
 }
 
 const dify_response *dify_stream_response(const dify_stream *st) {
-    return &st->res;
+    return &st->base.res;
 }
 
 int dify_stream_take(dify_stream *st, dify_sse_event *event, dify_error *err) {
@@ -216,9 +186,9 @@ int dify_stream_take(dify_stream *st, dify_sse_event *event, dify_error *err) {
         if (event->has_data) st->saw_data_event = 1;
         return 1;
     }
-    if (!st->finished) return DIFY_STREAM_PENDING;
-    if (st->err.kind != DIFY_OK) {
-        *err = st->err;
+    if (!st->base.finished) return DIFY_STREAM_PENDING;
+    if (st->base.err.kind != DIFY_OK) {
+        *err = st->base.err;
         return -1;
     }
     return 0;
@@ -233,17 +203,13 @@ int dify_stream_next(dify_stream *st, dify_sse_event *event, dify_error *err) {
 
 dify_driven *dify_stream_waitable(dify_stream *st) {
     release_read_events(st);
-    return &st->driven;
+    return &st->base.driven;
 }
 
 dify_driver *dify_stream_driver(const dify_stream *st) {
-    return st->driver;
+    return st->base.driver;
 }
 
 void dify_stream_close(dify_stream *st) {
-    if (!st) return;
-    if (st->added)
-        dify_driver_remove(st->driver, &st->driven);
-    else
-        free_stream(&st->driven);
+    if (st) driven_transfer_close(&st->base);
 }

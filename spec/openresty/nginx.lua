@@ -7,6 +7,7 @@
 --   ... srv.url .. "/relay" ...
 --   srv.stop()
 local socket = require("socket")
+local mock = require("spec.mock")
 
 local this_file = debug.getinfo(1, "S").source:match("^@(.*)$") or "spec/openresty/nginx.lua"
 local root_dir = this_file:match("^(.*)/spec/openresty/[^/]*$") or "."
@@ -41,28 +42,11 @@ local function free_port()
   return tonumber(port)
 end
 
-local function alive(pid)
-  local stat = io.open("/proc/" .. pid .. "/stat")
-  if not stat then return false end
-  local line = stat:read("l") or ""
-  stat:close()
-  return not line:match("^%d+ %b() Z")
-end
-
 local function children(pid)
   local list = read("/proc/" .. pid .. "/task/" .. pid .. "/children") or ""
   local pids = {}
   for child in list:gmatch("%d+") do pids[#pids + 1] = child end
   return pids
-end
-
-local function wait_exit(pid, seconds)
-  local deadline = socket.gettime() + seconds
-  while alive(pid) do
-    if socket.gettime() > deadline then return false end
-    socket.sleep(0.02)
-  end
-  return true
 end
 
 local function accepts(port)
@@ -149,7 +133,7 @@ function nginx.start(options)
     stopped = true
     local workers = children(pid)
     run("kill -TERM " .. pid .. " 2>/dev/null")
-    if not wait_exit(pid, 5) then
+    if not mock.wait_for_exit(pid, 5) then
       run("kill -KILL " .. pid .. " 2>/dev/null")
       for _, worker in ipairs(workers) do run("kill -KILL " .. worker .. " 2>/dev/null") end
     end
@@ -159,7 +143,7 @@ function nginx.start(options)
 
   local deadline = socket.gettime() + 10
   while not accepts(port) do
-    if not alive(pid) or socket.gettime() > deadline then
+    if not mock.alive(pid) or socket.gettime() > deadline then
       local log = srv.error_log()
       srv.stop()
       error("nginx did not start:\n" .. log, 2)
@@ -169,13 +153,11 @@ function nginx.start(options)
   return setmetatable(srv, { __gc = srv.stop, __close = srv.stop })
 end
 
---- The nginx worker's pids (for the one-worker proofs).
 --- Gives the enclosing describe block a fake Dify and an nginx (conf) in
 -- front of it, with the Dify address and api_key in nginx's environment:
 -- `ready(dify_srv, web)` receives both once started; both stop at the end.
 function nginx.serve(conf, api_key, ready)
   local busted = require("busted")
-  local mock = require("spec.mock")
   local dify_srv, web
   busted.setup(function()
     dify_srv = mock.start()
@@ -189,6 +171,7 @@ function nginx.serve(conf, api_key, ready)
   end)
 end
 
+--- The nginx worker's pids (for the one-worker proofs).
 function nginx.workers(srv)
   return children(srv.pid)
 end

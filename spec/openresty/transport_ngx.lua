@@ -57,8 +57,7 @@ describe("the nginx transport", function()
     assert.is_true(result.progress.calls > 1)
     assert.are.equal(result.progress.total, result.progress.sent)
     assert.is_true(result.progress.total > result.length)
-    local parts = {}
-    for _, part in ipairs(dify_srv.last("/files/upload$").parts) do parts[part.name] = part end
+    local parts = mock.parts_by_name(dify_srv.last("/files/upload$"))
     assert.are.equal(result.length, parts.file.size)
     assert.are.equal("text/plain", parts.file.content_type)
     assert.are.equal("nginx-user", parts.user.data)

@@ -107,10 +107,7 @@ end
 
 -- GET /files/{file_id}/preview?as_attachment=&user=
 local function preview_file(ctx)
-  local file = ctx.state.files[ctx.params.file_id]
-  if not file then
-    fail(404, "not_found", "File not found.")
-  end
+  local file = util.found(ctx.state.files[ctx.params.file_id], "File not found.")
   local headers = { { "Content-Type", file.mime_type } }
   local as_attachment = util.first(ctx.args.as_attachment)
   if as_attachment == "true" or as_attachment == "1" then
@@ -228,11 +225,7 @@ local function create_annotation(ctx)
 end
 
 local function annotation_of(ctx)
-  local annotation = ctx.state.annotations[ctx.params.annotation_id]
-  if not annotation then
-    fail(404, "not_found", "Annotation not found.")
-  end
-  return annotation
+  return util.found(ctx.state.annotations[ctx.params.annotation_id], "Annotation not found.")
 end
 
 -- PUT /apps/annotations/{annotation_id}

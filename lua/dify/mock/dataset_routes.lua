@@ -45,11 +45,7 @@ local function paged(ctx, items, view, extra)
 end
 
 local function find_document(dataset, id)
-  local document = dataset.documents[id]
-  if not document then
-    fail(404, "not_found", "Document not found.")
-  end
-  return document
+  return util.found(dataset.documents[id], "Document not found.")
 end
 
 local function remove_document(dataset, document)
@@ -58,11 +54,7 @@ local function remove_document(dataset, document)
 end
 
 local function find_segment(document, id)
-  local segment = document.segments[id]
-  if not segment then
-    fail(404, "not_found", "Segment not found.")
-  end
-  return segment
+  return util.found(document.segments[id], "Segment not found.")
 end
 
 ---------------------------------------------------------------------------
@@ -104,11 +96,7 @@ local DOCUMENT_FIELDS = {
 }
 
 local function document_view(document)
-  local view = json.object()
-  for _, field in ipairs(DOCUMENT_FIELDS) do
-    view[field] = document[field]
-  end
-  return view
+  return util.pick(document, DOCUMENT_FIELDS)
 end
 
 local CHUNK_FIELDS = {
@@ -116,11 +104,7 @@ local CHUNK_FIELDS = {
 }
 
 local function child_chunk_view(chunk)
-  local view = json.object()
-  for _, field in ipairs(CHUNK_FIELDS) do
-    view[field] = chunk[field]
-  end
-  return view
+  return util.pick(chunk, CHUNK_FIELDS)
 end
 
 local SEGMENT_FIELDS = {
@@ -130,10 +114,7 @@ local SEGMENT_FIELDS = {
 }
 
 local function segment_view(segment)
-  local view = json.object()
-  for _, field in ipairs(SEGMENT_FIELDS) do
-    view[field] = segment[field]
-  end
+  local view = util.pick(segment, SEGMENT_FIELDS)
   view.child_chunks = map(segment.child_chunks, child_chunk_view)
   return view
 end
@@ -436,10 +417,7 @@ end
 -- GET /datasets/{id}/documents/{batch}/indexing-status
 local function indexing_status(ctx)
   local dataset = dataset_of(ctx)
-  local entries = ctx.state.batches[ctx.params.batch]
-  if not entries then
-    fail(404, "not_found", "Documents not found.")
-  end
+  local entries = util.found(ctx.state.batches[ctx.params.batch], "Documents not found.")
   local data = json.array()
   for _, entry in ipairs(entries) do
     local document = dataset.documents[entry.document_id]
@@ -719,11 +697,7 @@ local function list_tags(ctx)
 end
 
 local function tag_of(ctx, field)
-  local tag = ctx.state.tags[util.string_field(ctx.body, field, true)]
-  if not tag then
-    fail(404, "not_found", "Tag not found.")
-  end
-  return tag
+  return util.found(ctx.state.tags[util.string_field(ctx.body, field, true)], "Tag not found.")
 end
 
 -- PATCH /datasets/tags  {name, tag_id}
@@ -770,10 +744,7 @@ local function bind_tags(ctx)
   end
   local dataset = ctx.state:dataset(util.string_field(ctx.body, "target_id", true))
   for _, id in ipairs(ids) do
-    local tag = ctx.state.tags[id]
-    if not tag then
-      fail(404, "not_found", "Tag not found.")
-    end
+    local tag = util.found(ctx.state.tags[id], "Tag not found.")
     unbind(dataset, tag) -- binding twice keeps one binding
     dataset.tags[#dataset.tags + 1] = tag.id
     tag.binding_count = tag.binding_count + 1

@@ -6,6 +6,7 @@ local http = require("dify.mock.http")
 local json = require("dify.mock.json")
 local loop = require("dify.mock.loop")
 local multipart = require("dify.mock.multipart")
+local process = require("dify.mock.process")
 local router = require("dify.mock.router")
 local routes = require("dify.mock.routes")
 local State = require("dify.mock.state")
@@ -314,22 +315,6 @@ function Server:handle(req, res)
   end
 end
 
--- A dead process that nobody reaped yet (a zombie, state Z) counts as gone.
-local function process_exists(pid)
-  local stat = io.open("/proc/" .. pid .. "/stat")
-  if stat then
-    local line = stat:read("l") or ""
-    stat:close()
-    return not line:match("^%d+ %b() Z")
-  end
-  local own_stat = io.open("/proc/self/stat")
-  if own_stat then
-    own_stat:close()
-    return false -- /proc works, so the process is gone
-  end
-  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
-end
-
 --- Creates a server; options: {verbose = bool, parent = pid}; with a parent,
 -- the server stops once that process has ended.
 function Server.new(options)
@@ -345,7 +330,7 @@ function Server.new(options)
   routes.register(server.router)
   if options.parent then
     server.loop:spawn(function()
-      while process_exists(options.parent) do
+      while process.alive(options.parent) do
         loop.sleep(1)
       end
       server.loop:stop()

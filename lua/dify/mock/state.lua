@@ -259,11 +259,7 @@ function State:create_dataset(fields)
 end
 
 function State:dataset(id)
-  local dataset = self.datasets[id]
-  if not dataset then
-    util.fail(404, "not_found", "Dataset not found.")
-  end
-  return dataset
+  return util.found(self.datasets[id], "Dataset not found.")
 end
 
 function State:delete_dataset(dataset)
@@ -420,10 +416,7 @@ function State:seed(kind, count, opts)
       ids[i] = self:create_document(dataset, { name = "Document " .. i .. ".txt", text = "Text of document " .. i }).id
     end
   elseif kind == "segments" then
-    local document = self:dataset(opts.dataset_id).documents[opts.document_id]
-    if not document then
-      util.fail(404, "not_found", "Document not found.")
-    end
+    local document = util.found(self:dataset(opts.dataset_id).documents[opts.document_id], "Document not found.")
     for i = 1, count do
       ids[i] = self:add_segment(document, { content = "Segment " .. i }).id
     end

@@ -57,6 +57,15 @@ function util.first(value)
   return value
 end
 
+--- `value`, or a 404 not_found with `message` when it is nil (a record
+-- looked up by an id the request named).
+function util.found(value, message)
+  if value == nil then
+    util.fail(404, "not_found", message)
+  end
+  return value
+end
+
 --- An integer query argument within [min, max], or `default` when absent.
 function util.int_arg(args, name, default, min, max)
   local raw = util.first(args[name])
@@ -169,6 +178,16 @@ function util.public(t, hidden)
     end
   end
   return copy
+end
+
+--- A JSON object of the listed fields of `t`: the public view of a state
+-- record that also keeps internal fields.
+function util.pick(t, fields)
+  local view = json.object()
+  for _, field in ipairs(fields) do
+    view[field] = t[field]
+  end
+  return view
 end
 
 ---------------------------------------------------------------------------

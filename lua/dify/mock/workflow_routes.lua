@@ -72,10 +72,7 @@ end
 
 -- GET /workflows/run/{workflow_run_id}
 local function get_run(ctx)
-  local run = ctx.state.workflow_runs[ctx.params.workflow_run_id]
-  if not run then
-    fail(404, "not_found", "Workflow run not found.")
-  end
+  local run = util.found(ctx.state.workflow_runs[ctx.params.workflow_run_id], "Workflow run not found.")
   return 200, run_detail(run)
 end
 
