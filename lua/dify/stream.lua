@@ -49,58 +49,83 @@ end
 
 local null = json.null
 local decode_json = json.decode_text
+local type = type
+
+-- Keeps the ids an event names (the latest of each).
+local function note_ids(self, ev)
+  local v = ev.task_id
+  if v ~= nil and v ~= null then self.task_id = v end
+  v = ev.message_id
+  if v ~= nil and v ~= null then self.message_id = v end
+  v = ev.conversation_id
+  if v ~= nil and v ~= null then self.conversation_id = v end
+  v = ev.workflow_run_id
+  if v ~= nil and v ~= null then self.workflow_run_id = v end
+end
+
+-- What an event other than a plain `message` means for the stream: ids that
+-- changed, an error, or its end. Returns its name, or nil for a ping.
+local function note_event(self, ev, name, event_type)
+  if name == nil then
+    name = event_type ~= "" and event_type or "message"
+    ev.event = name
+  end
+  if name == "ping" then return nil end
+  note_ids(self, ev)
+  if name == "error" then
+    self:_fail(errors.new{
+      kind = "api",
+      status = tonumber(ev.status),
+      code = ev.code ~= null and ev.code or nil,
+      message = ev.message ~= null and tostring(ev.message or "error event") or "error event",
+    })
+  end
+  if name == self._terminal then self._terminal_seen = true end
+  return name
+end
+
+local function bad_event(self, data, why)
+  self:_fail(errors.new{ kind = "decode", message = "event data is not a JSON object: " ..
+    tostring(why or data):sub(1, 120) })
+end
+
+local function ended(self, data, kind, which, sent)
+  self._done = true
+  if data then self:_fail(errors.transport(data, kind, which, sent)) end
+  if not self._terminal_seen then
+    self:_fail(errors.new{ kind = "protocol",
+      message = "stream ended before its " .. self._route.terminal .. " event" })
+  end
+  return nil
+end
 
 -- The next event table, nil at the end, or (with no_wait) false when the
 -- core stream has nothing ready without waiting. This runs once per event:
--- it keeps to locals and plain field reads.
+-- the common one (a `message` naming the same ids as the stream already
+-- holds) takes the shortest way, with plain field reads.
 local function advance(self, no_wait)
-  if self._error then error(self._error, 0) end
+  if self._done then
+    if self._error then error(self._error, 0) end
+    return nil
+  end
   local core, core_next = self._core, self._core_next
-  while not self._done do
+  while true do
     local event_type, data, kind, which, sent = core_next(core, no_wait)
     if event_type == false then return false end
-    if event_type == nil then
-      self._done = true
-      if data then self:_fail(errors.transport(data, kind, which, sent)) end
-      if not self._terminal_seen then
-        self:_fail(errors.new{ kind = "protocol",
-          message = "stream ended before its " .. self._route.terminal .. " event" })
-      end
-      return nil
-    end
+    if event_type == nil then return ended(self, data, kind, which, sent) end
     -- Frames without data (Dify's `event: ping`) only keep the connection alive.
     if data ~= nil then
       local ok, ev = pcall(decode_json, data)
-      if not ok or type(ev) ~= "table" then
-        local why = not ok and ev or nil
-        self:_fail(errors.new{ kind = "decode", message = "event data is not a JSON object: " ..
-          tostring(why or data):sub(1, 120) })
-      end
+      if not ok or type(ev) ~= "table" then bad_event(self, data, not ok and ev or nil) end
       local name = ev.event
-      if name == nil then
-        name = event_type ~= "" and event_type or "message"
-        ev.event = name
+      if name ~= "message" or event_type ~= "" or ev.task_id ~= self.task_id
+        or ev.message_id ~= self.message_id or ev.conversation_id ~= self.conversation_id
+        or ev.workflow_run_id ~= nil then
+        name = note_event(self, ev, name, event_type)
       end
-      if name ~= "ping" then
+      if name then
         -- The event's JSON as Dify sent it, for dify.relay to pass on unchanged.
         self._raw_data = data
-        local v = ev.task_id
-        if v ~= nil and v ~= null then self.task_id = v end
-        v = ev.message_id
-        if v ~= nil and v ~= null then self.message_id = v end
-        v = ev.conversation_id
-        if v ~= nil and v ~= null then self.conversation_id = v end
-        v = ev.workflow_run_id
-        if v ~= nil and v ~= null then self.workflow_run_id = v end
-        if name == "error" then
-          self:_fail(errors.new{
-            kind = "api",
-            status = tonumber(ev.status),
-            code = ev.code ~= null and ev.code or nil,
-            message = ev.message ~= null and tostring(ev.message or "error event") or "error event",
-          })
-        end
-        if name == self._terminal then self._terminal_seen = true end
         local delivered = self.delivered + 1
         self.delivered = delivered
         local hook = self._on_event
@@ -109,7 +134,6 @@ local function advance(self, no_wait)
       end
     end
   end
-  return nil
 end
 
 --- Returns the next event table, or nil at the end; raises the error object
@@ -125,7 +149,8 @@ function Stream:_poll()
   return advance(self, true)
 end
 
-Stream.__call = Stream.next
+-- `for ev in stream` calls stream(nil, previous event): no_wait is nil.
+Stream.__call = advance
 
 -- Reads to the end, handing each event to visit. Returns true, or nil and the
 -- stream's error; an error that is not the stream's (the caller's bug) goes on up.
