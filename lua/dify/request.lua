@@ -88,6 +88,7 @@ end
 
 --- Builds the path, raising a caller error when a path field is missing.
 function request.path(route, fields, level, template)
+  if template == nil and route.fixed_path then return route.path, EMPTY end
   template = template or route.path
   for field, alternative in pairs(route.path_when or EMPTY) do
     if fields[field] ~= nil and template == route.path then template = alternative end
@@ -114,8 +115,11 @@ function request.payload(route, fields, used)
       payload[key] = value
     end
   end
-  for _, key in ipairs(route.nulls or EMPTY) do
-    if payload[key] == nil then payload[key] = json.null end
+  local nulls = route.nulls
+  if nulls then
+    for i = 1, #nulls do
+      if payload[nulls[i]] == nil then payload[nulls[i]] = json.null end
+    end
   end
   -- `inputs` is always a JSON object for Dify, even when empty.
   if route.send == "json" and route.mode and payload.inputs == nil then payload.inputs = EMPTY end

@@ -197,6 +197,11 @@ for _, route in ipairs(routes) do
   assert(not by_name[route.name], "duplicate route " .. route.name)
   route.params = route.params or {}
   route.fixed_path = not route.path:find("{", 1, true) and route.path_when == nil
+  route.required_list = {}
+  for name, kind in pairs(route.required or {}) do
+    table.insert(route.required_list, name)
+    table.insert(route.required_list, kind)
+  end
   route.send = route.send or (route.method == "GET" and "query" or "json")
   route.result = route.result or "json"
   route.user = route.user ~= false
