@@ -235,6 +235,13 @@ setopt_failed:
     return -1;
 }
 
+/* libcurl asks for "100 Continue" (and waits for it) before a multipart body
+ * or one over 1 MiB: an empty Expect line stops it. Smaller bodies go without
+ * the line, which costs libcurl time on every call. */
+static int needs_no_expect(const dify_request *req) {
+    return req->n_parts > 0 || req->body_len > 1024 * 1024;
+}
+
 /* The request's lines, then those every request carries. */
 static struct curl_slist *build_header_list(const dify_request *req, const dify_session *s) {
     struct curl_slist *list = NULL;
@@ -251,10 +258,12 @@ static struct curl_slist *build_header_list(const dify_request *req, const dify_
         if (!grown) goto nomem;
         list = grown;
     }
-    /* Without this libcurl waits for "100 Continue" before larger bodies. */
-    struct curl_slist *grown = curl_slist_append(list, "Expect:");
-    if (!grown) goto nomem;
-    list = grown;
+    struct curl_slist *grown;
+    if (needs_no_expect(req)) {
+        grown = curl_slist_append(list, "Expect:");
+        if (!grown) goto nomem;
+        list = grown;
+    }
     if (!s->opts.compression) {
         /* Nothing is asked for (proxies may hold back compressed event
          * streams), yet an answer compressed anyway is still decoded. */
@@ -268,8 +277,9 @@ nomem:
     return NULL;
 }
 
-static int header_list_matches(const struct curl_slist *list, size_t n, const dify_request *req) {
-    if (n != req->n_headers) return 0;
+static int header_list_matches(const struct curl_slist *list, size_t n, int no_expect,
+                               const dify_request *req) {
+    if (n != req->n_headers || no_expect != needs_no_expect(req)) return 0;
     for (size_t i = 0; i < n; i++, list = list->next)
         if (strcmp(list->data, req->headers[i]) != 0) return 0;
     return 1;
@@ -280,12 +290,14 @@ static int header_list_matches(const struct curl_slist *list, size_t n, const di
 static struct curl_slist *header_list(transfer *t, const dify_request *req) {
     dify_session *s = t->session;
     if (!t->keeps_headers) return t->headers = build_header_list(req, s);
-    if (s->easy_headers && header_list_matches(s->easy_headers, s->easy_headers_n, req))
+    if (s->easy_headers &&
+        header_list_matches(s->easy_headers, s->easy_headers_n, s->easy_headers_no_expect, req))
         return s->easy_headers;
     struct curl_slist *fresh = build_header_list(req, s);
     if (!fresh) return NULL;
     curl_slist_free_all(s->easy_headers);
     s->easy_headers_n = req->n_headers;
+    s->easy_headers_no_expect = needs_no_expect(req);
     return s->easy_headers = fresh;
 }
 

@@ -12,6 +12,7 @@ struct dify_session {
     int easy_busy;
     struct curl_slist *easy_headers; /* the easy handle's header list, kept while it repeats */
     size_t easy_headers_n;           /* how many of its lines came from the request */
+    int easy_headers_no_expect;      /* whether it has the empty Expect line */
     char *user_agent_line;           /* "User-Agent: ..." */
     int refs;
     dify_session_options opts; /* strings owned */
