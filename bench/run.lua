@@ -8,7 +8,7 @@
 -- (round-robin, so load from elsewhere spreads over all of them).
 local socket = require("socket")
 
-local opts = { runs = 5, out = "bench/RESULTS.md", chart = "bench/throughput.png" }
+local opts = { runs = 9, out = "bench/RESULTS.md", chart = "bench/throughput.png" }
 do
   local i = 1
   while arg[i] do
@@ -119,27 +119,45 @@ end
 local ok, failure = pcall(function()
   for r = 1, opts.runs do
     io.stderr:write(("bench: run %d/%d\n"):format(r, opts.runs))
+    -- Every other run takes the contestants in reverse order, so that a drift
+    -- in the machine's speed favours none of them.
+    local function in_turn(steps)
+      local first, last, step = 1, #steps, 1
+      if r % 2 == 0 then first, last, step = last, first, -1 end
+      for i = first, last, step do steps[i]() end
+    end
+
     -- Sequential blocking calls, and the server's own CPU per call during the limit's run.
-    local before = server_stats()
-    local t0 = socket.gettime()
-    record("blocking.limit", run(LIMIT .. "blocking " .. BASE .. " " .. S.calls).rate)
-    local wall = socket.gettime() - t0
-    local after = server_stats()
-    local served = after.requests - before.requests - 1
-    record("server.capacity", served / math.max(after.cpu_s - before.cpu_s, 1e-6))
-    record("server.busy", (after.cpu_s - before.cpu_s) / wall)
-    record("blocking.dify", run(DIFY .. "blocking " .. BASE .. " " .. S.calls).rate)
-    record("blocking.luacurl", run(LUACURL .. "blocking " .. BASE .. " " .. S.calls).rate)
-    record("blocking.node", run(NODE .. "blocking " .. BASE .. " " .. math.max(S.calls // 10, 100)).rate)
+    in_turn{
+      function()
+        local before = server_stats()
+        local t0 = socket.gettime()
+        record("blocking.limit", run(LIMIT .. "blocking " .. BASE .. " " .. S.calls).rate)
+        local wall = socket.gettime() - t0
+        local after = server_stats()
+        local served = after.requests - before.requests - 1
+        record("server.capacity", served / math.max(after.cpu_s - before.cpu_s, 1e-6))
+        record("server.busy", (after.cpu_s - before.cpu_s) / wall)
+      end,
+      function() record("blocking.dify", run(DIFY .. "blocking " .. BASE .. " " .. S.calls).rate) end,
+      function() record("blocking.luacurl", run(LUACURL .. "blocking " .. BASE .. " " .. S.calls).rate) end,
+      function()
+        record("blocking.node", run(NODE .. "blocking " .. BASE .. " " .. math.max(S.calls // 10, 100)).rate)
+      end,
+    }
 
     -- Streamed message events delivered as decoded tables.
     local q = sh_quote(stream_query)
-    record("stream.limit", run(LIMIT .. "stream " .. BASE .. " " .. q).rate)
-    record("stream.dify", run(DIFY .. "stream " .. BASE .. " " .. q).rate)
-    record("stream.luacurl", run(LUACURL .. "stream " .. BASE .. " " .. q).rate)
-    record("stream.node", run(NODE .. "stream " .. BASE .. " " .. q).rate)
-    record("stream.ceiling", run(LUA_ENV .. "lua5.4 bench/json_ceiling.lua " .. BASE .. " " ..
-      S.event_size .. " " .. S.events).rate)
+    in_turn{
+      function() record("stream.limit", run(LIMIT .. "stream " .. BASE .. " " .. q).rate) end,
+      function() record("stream.dify", run(DIFY .. "stream " .. BASE .. " " .. q).rate) end,
+      function() record("stream.luacurl", run(LUACURL .. "stream " .. BASE .. " " .. q).rate) end,
+      function() record("stream.node", run(NODE .. "stream " .. BASE .. " " .. q).rate) end,
+      function()
+        record("stream.ceiling", run(LUA_ENV .. "lua5.4 bench/json_ceiling.lua " .. BASE .. " " ..
+          S.event_size .. " " .. S.events).rate)
+      end,
+    }
 
     -- The SSE parser alone.
     local sse = run(BIN .. "/bench-sse " .. S.sse_mib)
@@ -200,7 +218,25 @@ local function row(figure, measured, ratio_text, target, met)
   if type(met) == "boolean" then met = met and "met" or "NOT met" end
   rows[#rows + 1] = { figure, measured, ratio_text, target, met or "—" }
 end
-local function ratio(a, b) return m[a] / m[b] end
+-- A throughput ratio: the median of the runs' own ratios, each taken between
+-- contestants that ran next to each other, so that the load of the moment
+-- falls on both; and the lowest and highest of them.
+local function run_ratios(a, b)
+  local ratios = {}
+  for i, v in ipairs(samples[a]) do ratios[i] = v / samples[b][i] end
+  local lo, hi = math.huge, -math.huge
+  for _, r in ipairs(ratios) do lo, hi = math.min(lo, r), math.max(hi, r) end
+  return median(ratios), lo, hi
+end
+local function ratio(a, b)
+  if #samples[a] == #samples[b] then return (run_ratios(a, b)) end
+  return m[a] / m[b]
+end
+local function ratio_range(a, b)
+  if opts.runs < 2 then return "" end
+  local _, lo, hi = run_ratios(a, b)
+  return (" (runs %.2f–%.2f)"):format(lo, hi)
+end
 local function fmt_rate(v) return ("%.0f"):format(v) end
 local function add_chart(label, value, target) chart[#chart + 1] = { label, value, target } end
 
@@ -209,7 +245,8 @@ local b_limit, b_node, b_lc = ratio("blocking.dify", "blocking.limit"), ratio("b
 row("sequential blocking calls/s, 1 KB JSON, keep-alive",
   ("lua-dify %s; limit %s; Node SDK %s; lua-curl %s"):format(fmt_rate(m["blocking.dify"]),
     fmt_rate(m["blocking.limit"]), fmt_rate(m["blocking.node"]), fmt_rate(m["blocking.luacurl"])),
-  ("%.2f× limit; %.1f× Node SDK; %.2f× lua-curl"):format(b_limit, b_node, b_lc),
+  ("%.2f× limit%s; %.1f× Node SDK; %.2f× lua-curl%s"):format(b_limit,
+    ratio_range("blocking.dify", "blocking.limit"), b_node, b_lc, ratio_range("blocking.dify", "blocking.luacurl")),
   "≥ 0.9× limit; ≥ 4× Node; ≥ 1.0× lua-curl", ("limit %s; Node %s; lua-curl %s"):format(
     b_limit >= 0.9 and "met" or "NOT met", b_node >= 4 and "met" or "NOT met", b_lc >= 1.0 and "met" or "NOT met"))
 add_chart("calls vs limit", b_limit, 0.9)
@@ -222,7 +259,8 @@ row(("%d streamed message events as tables, events/s"):format(S.events),
   ("lua-dify %s; JSON ceiling %s; Node SDK %s; lua-curl %s; limit %s"):format(fmt_rate(m["stream.dify"]),
     fmt_rate(m["stream.ceiling"]), fmt_rate(m["stream.node"]), fmt_rate(m["stream.luacurl"]),
     fmt_rate(m["stream.limit"])),
-  ("%.2f× JSON ceiling; %.2f× Node SDK; %.2f× lua-curl; %.3f× limit"):format(s_ceil, s_node, s_lc, s_limit),
+  ("%.2f× JSON ceiling%s; %.2f× Node SDK; %.2f× lua-curl; %.3f× limit"):format(s_ceil,
+    ratio_range("stream.dify", "stream.ceiling"), s_node, s_lc, s_limit),
   "≥ 0.7× ceiling; ≥ 1.5× Node; ≥ 2× lua-curl", ("ceiling %s; Node %s; lua-curl %s"):format(
     s_ceil >= 0.7 and "met" or "NOT met", s_node >= 1.5 and "met" or "NOT met", s_lc >= 2 and "met" or "NOT met"))
 add_chart("events vs JSON ceiling", s_ceil, 0.7)
@@ -268,7 +306,8 @@ local lines = {
   "# Benchmark results",
   "",
   ("- date: %s"):format(os.date("!%Y-%m-%d %H:%M UTC")),
-  ("- command: `make bench`%s (%d runs each, medians)"):format(opts.smoke and " (smoke: tiny sizes)" or "",
+  ("- command: `make bench`%s (%d runs each, medians; a ratio is the median of the runs' own ratios)")
+    :format(opts.smoke and " (smoke: tiny sizes)" or "",
     opts.runs),
   ("- machine: %s, %s cores, %s; load average at the end %s"):format(cpu, capture_line("nproc"),
     capture_line("uname -sr"), capture_line("cut -d' ' -f1-3 /proc/loadavg")),

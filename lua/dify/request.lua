@@ -110,10 +110,9 @@ end
 function request.payload(route, fields, used)
   -- Sized up front for the fields most calls send: growing a table rehashes it.
   local payload = { query = nil, inputs = nil, user = nil, response_mode = nil }
-  for key, value in pairs(fields) do
-    if not CONTROL[key] and not used[key] and not (route.send == "multipart" and FILE_SOURCE[key]) then
-      payload[key] = value
-    end
+  local file_source = route.send == "multipart" and FILE_SOURCE or EMPTY
+  for key, value in next, fields do
+    if not CONTROL[key] and not used[key] and not file_source[key] then payload[key] = value end
   end
   local nulls = route.nulls
   if nulls then
