@@ -116,4 +116,28 @@ describe("a reused connection handle", function()
     assert(client:chat{ query = "small again" })
     assert.is_nil(last().headers["expect"])
   end)
+
+  it("lets an output function and on_progress make calls of their own", function()
+    local chunks, inner = {}, {}
+    assert.is_true(client:text_to_audio{
+      text = "abcdefghij",
+      headers = { ["X-Outer"] = "1" },
+      output = function(chunk)
+        chunks[#chunks + 1] = chunk
+        inner[#inner + 1] = assert(client:chat{ query = "inside output" }).answer
+      end,
+      on_progress = function()
+        if #inner < 3 then inner[#inner + 1] = assert(client:info()).name end
+      end,
+    })
+    assert.equal(1000, #table.concat(chunks))
+    assert.is_true(#inner >= #chunks)
+    for _, answer in ipairs(inner) do assert.is_string(answer) end
+    assert.equal("1", srv.last("/text%-to%-audio$").headers["x-outer"])
+    assert.is_nil(srv.last("/chat%-messages$").headers["x-outer"])
+    -- The session's own handle, header list and buffers serve the next call as before.
+    local after = assert(client:chat{ query = "after the nesting" })
+    assert.equal("after the nesting", last().json.query)
+    assert.matches("after the nesting", after.answer)
+  end)
 end)
