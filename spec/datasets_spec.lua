@@ -1,6 +1,7 @@
 -- Knowledge base (dataset key): datasets, documents, indexing, segments, child
 -- chunks, metadata, tags, retrieval and embedding models, checked on the wire.
 local dify = require("dify")
+local mock = require("spec.mock")
 local support = require("spec.support")
 
 describe("knowledge base", function()
@@ -78,8 +79,7 @@ describe("knowledge base", function()
         path = path, filename = "notes.md", indexing_technique = "economy",
         process_rule = { mode = "automatic" } }))
       assert.is_string(created.document.id)
-      local parts = {}
-      for _, part in ipairs(srv.last("/create%-by%-file$").parts) do parts[part.name] = part end
+      local parts = mock.parts_by_name(srv.last("/create%-by%-file$"))
       assert.equal("notes.md", parts.file.filename)
       assert.equal("text/markdown", parts.file.content_type)
       local options = require("cjson").decode(parts.data.data)

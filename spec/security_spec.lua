@@ -1,5 +1,6 @@
 -- Header injection, path segments, and what an upload reads.
 local dify = require("dify")
+local mock = require("spec.mock")
 local support = require("spec.support")
 
 describe("security", function()
@@ -33,8 +34,7 @@ describe("security", function()
     local path = support.temp_file("only these bytes\0and these")
     finally(function() os.remove(path) end)
     assert(client:upload_file{ path = path })
-    local parts = {}
-    for _, part in ipairs(srv.last("/files/upload$").parts) do parts[part.name] = part end
+    local parts = mock.parts_by_name(srv.last("/files/upload$"))
     assert.equal("only these bytes\0and these", parts.file.data)
   end)
 
