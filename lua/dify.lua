@@ -100,7 +100,8 @@ function dify.new(opts)
   --   transport:request(req) -> status, headers, body | nil, kind, message, which, sent
   --   transport:stream(req)  -> status, headers, core_stream_or_body | nil, kind, ...
   -- where a core stream has next() -> type, data, id | nil[, kind, message, which],
-  -- close() and is_open().
+  -- close() and is_open(). A transport only reads req: its headers list is shared
+  -- by the client's calls.
   local function curl_session()
     local session, kind, message = core.session{
       timeout = opts.timeout, connect_timeout = opts.connect_timeout,
