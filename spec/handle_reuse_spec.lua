@@ -140,4 +140,10 @@ describe("a reused connection handle", function()
     assert.equal("after the nesting", last().json.query)
     assert.matches("after the nesting", after.answer)
   end)
+
+  it("sends a request that has no header lines at all", function()
+    local session = require("dify.core").session{ compression = true }
+    local status, _, body = session:request{ method = "GET", url = srv.url .. "/info" }
+    assert.equal(401, status, tostring(body))
+  end)
 end)

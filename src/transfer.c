@@ -242,39 +242,35 @@ static int needs_no_expect(const dify_request *req) {
     return req->n_parts > 0 || req->body_len > 1024 * 1024;
 }
 
-/* The request's lines, then those every request carries. */
-static struct curl_slist *build_header_list(const dify_request *req, const dify_session *s) {
+static int append_line(struct curl_slist **list, const char *line) {
+    struct curl_slist *grown = curl_slist_append(*list, line);
+    if (!grown) return -1;
+    *list = grown;
+    return 0;
+}
+
+/* The request's lines, then those every request carries, into *out (NULL
+ * when there are none). Returns 0, or -1 when memory ran out. */
+static int build_header_list(const dify_request *req, const dify_session *s,
+                             struct curl_slist **out) {
     struct curl_slist *list = NULL;
     int has_user_agent = 0;
     for (size_t i = 0; i < req->n_headers; i++) {
-        struct curl_slist *grown = curl_slist_append(list, req->headers[i]);
-        if (!grown) goto nomem;
-        list = grown;
+        if (append_line(&list, req->headers[i]) != 0) goto nomem;
         if (strncasecmp(req->headers[i], "User-Agent:", 11) == 0) has_user_agent = 1;
     }
     /* A line of the list costs libcurl less than CURLOPT_USERAGENT's own. */
-    if (s->user_agent_line && !has_user_agent) {
-        struct curl_slist *grown = curl_slist_append(list, s->user_agent_line);
-        if (!grown) goto nomem;
-        list = grown;
-    }
-    struct curl_slist *grown;
-    if (needs_no_expect(req)) {
-        grown = curl_slist_append(list, "Expect:");
-        if (!grown) goto nomem;
-        list = grown;
-    }
-    if (!s->opts.compression) {
-        /* Nothing is asked for (proxies may hold back compressed event
-         * streams), yet an answer compressed anyway is still decoded. */
-        grown = curl_slist_append(list, "Accept-Encoding:");
-        if (!grown) goto nomem;
-        list = grown;
-    }
-    return list;
+    if (s->user_agent_line && !has_user_agent && append_line(&list, s->user_agent_line) != 0)
+        goto nomem;
+    if (needs_no_expect(req) && append_line(&list, "Expect:") != 0) goto nomem;
+    /* Nothing is asked for (proxies may hold back compressed event streams),
+     * yet an answer compressed anyway is still decoded. */
+    if (!s->opts.compression && append_line(&list, "Accept-Encoding:") != 0) goto nomem;
+    *out = list;
+    return 0;
 nomem:
     curl_slist_free_all(list);
-    return NULL;
+    return -1;
 }
 
 static int header_list_matches(const struct curl_slist *list, size_t n, int no_expect,
@@ -285,27 +281,36 @@ static int header_list_matches(const struct curl_slist *list, size_t n, int no_e
     return 1;
 }
 
-/* The list for this call: a reused handle keeps its previous list while the
- * lines repeat (they rarely change between calls of one client). */
-static struct curl_slist *header_list(transfer *t, const dify_request *req) {
+/* The list for this call, into *lines: a reused handle keeps its previous
+ * list while the lines repeat (they rarely change between calls of one
+ * client). Returns 0, or -1 when memory ran out. */
+static int header_list(transfer *t, const dify_request *req, struct curl_slist **lines) {
     dify_session *s = t->session;
-    if (!t->keeps_headers) return t->headers = build_header_list(req, s);
+    if (!t->keeps_headers) {
+        if (build_header_list(req, s, &t->headers) != 0) return -1;
+        *lines = t->headers;
+        return 0;
+    }
     if (s->easy_headers &&
-        header_list_matches(s->easy_headers, s->easy_headers_n, s->easy_headers_no_expect, req))
-        return s->easy_headers;
-    struct curl_slist *fresh = build_header_list(req, s);
-    if (!fresh) return NULL;
+        header_list_matches(s->easy_headers, s->easy_headers_n, s->easy_headers_no_expect, req)) {
+        *lines = s->easy_headers;
+        return 0;
+    }
+    struct curl_slist *fresh = NULL;
+    if (build_header_list(req, s, &fresh) != 0) return -1;
     curl_slist_free_all(s->easy_headers);
+    s->easy_headers = fresh;
     s->easy_headers_n = req->n_headers;
     s->easy_headers_no_expect = needs_no_expect(req);
-    return s->easy_headers = fresh;
+    *lines = fresh;
+    return 0;
 }
 
 int transfer_setup(transfer *t, const dify_request *req, long timeout_ms) {
     CURL *c = t->curl;
     t->curl_message[0] = '\0';
-    struct curl_slist *lines = header_list(t, req);
-    if (!lines) goto nomem;
+    struct curl_slist *lines = NULL;
+    if (header_list(t, req, &lines) != 0) goto nomem;
 
     t->sink = req->sink;
     t->progress = req->progress;
