@@ -9,22 +9,14 @@
 --   rss-audio BASE BYTES PATH    text_to_audio{output=}              (run under time -v)
 local dify = require("dify")
 local socket = require("socket")
+local http_get = require("bench.http_get")
 
 local mode, base_url = arg[1], arg[2]
 local client = dify.new{ base_url = base_url, api_key = "app-bench", user = "bench", timeout = 600 }
 
 local function stats()
   local host, port = base_url:match("^http://([^:/]+):(%d+)")
-  local conn = assert(socket.connect(host, tonumber(port)))
-  conn:send("GET /__stats HTTP/1.1\r\nHost: bench\r\n\r\n")
-  local length
-  repeat
-    local line = assert(conn:receive("*l"))
-    length = length or tonumber(line:lower():match("^content%-length:%s*(%d+)"))
-  until line == ""
-  local text = conn:receive(length)
-  conn:close()
-  return tonumber(text:match('"accepted":(%d+)'))
+  return tonumber(http_get(host, port, "/__stats"):match('"accepted":(%d+)'))
 end
 
 if mode == "blocking" then

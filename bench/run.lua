@@ -7,6 +7,7 @@
 -- Each contestant prints "key value" lines; this script runs them in turn
 -- (round-robin, so load from elsewhere spreads over all of them).
 local socket = require("socket")
+local http_get = require("bench.http_get")
 
 local opts = { runs = 9, out = "bench/RESULTS.md", chart = "bench/throughput.png" }
 do
@@ -88,15 +89,7 @@ local function stop_server()
 end
 
 local function server_stats()
-  local conn = assert(socket.connect("127.0.0.1", port))
-  conn:send("GET /__stats HTTP/1.1\r\nHost: bench\r\n\r\n")
-  local length
-  repeat
-    local line = assert(conn:receive("*l"))
-    length = length or tonumber(line:lower():match("^content%-length:%s*(%d+)"))
-  until line == ""
-  local body = conn:receive(length)
-  conn:close()
+  local body = http_get("127.0.0.1", port, "/__stats")
   return {
     requests = tonumber(body:match('"requests":(%d+)')),
     cpu_s = tonumber(body:match('"cpu_s":([%d%.]+)')),
