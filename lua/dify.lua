@@ -170,8 +170,11 @@ local auth_lines = setmetatable({}, { __mode = "k" })
 local function header_lines(route, auth_line, client_headers, call_headers)
   -- Blocking calls leave libcurl's "Accept: */*": Dify answers JSON whatever
   -- they accept, and each line costs libcurl time on every call.
-  local lines = { auth_line, route.stream and "Accept: text/event-stream" or nil }
-  local n = #lines
+  local lines, n = { auth_line }, 1
+  if route.stream then
+    n = n + 1
+    lines[n] = "Accept: text/event-stream"
+  end
   if route.send == "json" then
     n = n + 1
     lines[n] = "Content-Type: application/json"
@@ -382,17 +385,19 @@ function Client:_send(route, fields, level, template)
       return deliver(chunk)
     end
   end
-  if not req.output then
-    local status, headers, body = self:_exchange("request", req, api_key, path)
-    if not status then return nil, headers end
-    return decode_result(route, status, headers, body)
-  end
-  local returned, status, headers, body = pcall(self._exchange, self, "request", req, api_key, path,
-    type(req.output) == "function" and function() return not delivered end or nil)
-  if not returned then
-    -- A callback raised: the call was aborted and its error goes on up, without the half file.
-    if final_path then os.remove(req.output) end
-    error(status, 0)
+  local status, headers, body
+  if req.output then
+    local returned
+    returned, status, headers, body = pcall(self._exchange, self, "request", req, api_key, path,
+      type(req.output) == "function" and function() return not delivered end or nil)
+    if not returned then
+      -- A callback raised: the call was aborted and its error goes on up, without the half file.
+      if final_path then os.remove(req.output) end
+      error(status, 0)
+    end
+  else
+    -- Nothing to clean up if a hook raises: no pcall on the common path.
+    status, headers, body = self:_exchange("request", req, api_key, path)
   end
   if not status then
     if final_path then os.remove(req.output) end
