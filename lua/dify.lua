@@ -60,6 +60,12 @@ local function check_headers(headers, level)
   end
 end
 
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t or {}) do out[k] = v end
+  return out
+end
+
 local function check_number(opts, key, level)
   local v = opts[key]
   if v ~= nil and (type(v) ~= "number" or v < 0) then
@@ -140,7 +146,8 @@ function dify.new(opts)
   local client = setmetatable({
     base_url = (base_url:gsub("/+$", "")),
     user = opts.user,
-    headers = opts.headers or {},
+    -- Read once: the header lines built from them are kept for every call.
+    headers = copy(opts.headers),
     hooks = hooks,
     first_event_timeout = opts.first_event_timeout,
     _retry = retry.policy(opts),

@@ -146,4 +146,19 @@ describe("a reused connection handle", function()
     local status, _, body = session:request{ method = "GET", url = srv.url .. "/info" }
     assert.equal(401, status, tostring(body))
   end)
+
+  it("reads the client's headers once, at dify.new", function()
+    local extra = { ["X-Team"] = "blue" }
+    local own = support.client(srv, { headers = extra })
+    assert(own:info())
+    assert.equal("blue", last().headers["x-team"])
+    extra["X-Team"] = "red"
+    extra["X-Late"] = "1"
+    assert(own:info())
+    assert.equal("blue", last().headers["x-team"])
+    assert.is_nil(last().headers["x-late"])
+    assert(own:chat{ query = "first of its kind" }) -- header lines not built before
+    assert.equal("blue", last().headers["x-team"])
+    assert.is_nil(last().headers["x-late"])
+  end)
 end)
