@@ -1,5 +1,6 @@
 -- Uploads, previews and audio: multipart bodies streamed from paths, downloads to paths.
 local mock = require("spec.mock")
+local dify = require("dify")
 local support = require("spec.support")
 
 describe("files and audio", function()
@@ -108,6 +109,20 @@ describe("files and audio", function()
         chunks[#chunks + 1] = chunk
       end })
       assert.equal(support.read_file(out), table.concat(chunks))
+    end)
+
+    it("reports an output path it cannot open as an io error, alone and inside dify.all", function()
+      local path = "/nonexistent-dir-of-lua-dify/audio.mp3"
+      local ok, err = client:text_to_audio{ text = "abc", output = path, retries = 0 }
+      assert.is_nil(ok)
+      assert.equal("io", err.kind)
+      assert.matches("cannot open", err.message)
+      local results = dify.all{
+        function() return client:text_to_audio{ text = "abc", output = path, retries = 0 } end,
+      }
+      assert.is_nil(results[1][1])
+      assert.equal("io", results[1][2].kind)
+      assert.matches("cannot open", results[1][2].message)
     end)
 
     it("accepts a message_id instead of text", function()

@@ -343,13 +343,26 @@ static int sink_to_function(void *ctx, const char *bytes, size_t n, dify_error *
     return call_protected(c, run_sink, err);
 }
 
-static int sink_to_file(void *ctx, const char *bytes, size_t n, dify_error *err) {
-    call_box *c = ctx;
-    if (fwrite(bytes, 1, n, c->out) != n) {
+/* An output path's file, or NULL with err set. */
+static FILE *open_output(const char *path, dify_error *err) {
+    FILE *out = fopen(path, "wb");
+    if (!out) {
+        dify_error_clear(err);
+        dify_error_set(err, DIFY_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    }
+    return out;
+}
+
+static int write_output(FILE *out, const char *bytes, size_t n, dify_error *err) {
+    if (fwrite(bytes, 1, n, out) != n) {
         dify_error_set(err, DIFY_ERR_IO, "cannot write output: %s", strerror(errno));
         return -1;
     }
     return 0;
+}
+
+static int sink_to_file(void *ctx, const char *bytes, size_t n, dify_error *err) {
+    return write_output(((call_box *)ctx)->out, bytes, n, err);
 }
 
 static int report_progress(void *ctx, curl_off_t down_now, curl_off_t down_total, curl_off_t up_now,
@@ -506,11 +519,9 @@ static int session_request(lua_State *L) {
     c->progress_ref = field_ref(L, 2, "on_progress", LUA_TFUNCTION);
 
     if (a.output_path) {
-        c->out = fopen(a.output_path, "wb");
+        dify_error err;
+        c->out = open_output(a.output_path, &err);
         if (!c->out) {
-            dify_error err;
-            dify_error_clear(&err);
-            dify_error_set(&err, DIFY_ERR_IO, "cannot open %s: %s", a.output_path, strerror(errno));
             release_call(L, c);
             return push_failure(L, &err);
         }
@@ -543,12 +554,7 @@ static int session_request(lua_State *L) {
 }
 
 static int sink_to_stdio(void *ctx, const char *bytes, size_t n, dify_error *err) {
-    pending_box *box = ctx;
-    if (fwrite(bytes, 1, n, box->out) != n) {
-        dify_error_set(err, DIFY_ERR_IO, "cannot write output: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
+    return write_output(((pending_box *)ctx)->out, bytes, n, err);
 }
 
 static void release_pending(lua_State *L, pending_box *box) {
@@ -586,11 +592,9 @@ static int session_start(lua_State *L) {
     box->request_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     dify_driver *driver = state_driver(L);
     if (a.output_path) {
-        box->out = fopen(a.output_path, "wb");
+        dify_error err;
+        box->out = open_output(a.output_path, &err);
         if (!box->out) {
-            dify_error err;
-            dify_error_clear(&err);
-            dify_error_set(&err, DIFY_ERR_IO, "cannot open %s: %s", a.output_path, strerror(errno));
             release_pending(L, box);
             return push_failure(L, &err);
         }
