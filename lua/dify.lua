@@ -169,6 +169,7 @@ function Client:close()
 end
 
 local EMPTY = setmetatable({}, { __newindex = function() error("read-only table", 2) end })
+local ROOT = {} -- the template of a call sent to the server's root
 
 -- Each client's header lines for its own key, built once (like the key, kept
 -- off the client table; a per-call key is not kept).
@@ -177,7 +178,7 @@ local auth_lines = setmetatable({}, { __mode = "k" })
 local function header_lines(route, auth_line, client_headers, call_headers)
   -- Blocking calls leave libcurl's "Accept: */*": Dify answers JSON whatever
   -- they accept, and each line costs libcurl time on every call.
-  local lines, n = { auth_line }, 1
+  local lines, n = { auth_line }, auth_line and 1 or 0
   if route.stream then
     n = n + 1
     lines[n] = "Accept: text/event-stream"
@@ -217,6 +218,37 @@ function Client:_headers(route, fields, api_key)
   return lines
 end
 
+-- The rarer checks of a route: at least one of some fields, values from a
+-- list, path segments of a given shape.
+local function check_constraints(route, fields, level)
+  if route.required_one then
+    local names, found = {}, false
+    for name, kind in pairs(route.required_one) do
+      names[#names + 1] = name .. " (" .. kind .. ")"
+      if type(fields[name]) == kind then found = true end
+    end
+    if not found then
+      table.sort(names)
+      error(("%s: one of %s is required"):format(route.name, table.concat(names, ", ")), level + 1)
+    end
+  end
+  for name, allowed in pairs(route.one_of or EMPTY) do
+    local value, ok = fields[name], false
+    for _, candidate in ipairs(allowed) do
+      if value == candidate then ok = true end
+    end
+    if not ok then
+      error(("%s: %s must be one of %s"):format(route.name, name, table.concat(allowed, ", ")), level + 1)
+    end
+  end
+  for name, shape in pairs(route.pattern or EMPTY) do
+    local value = fields[name]
+    if type(value) == "string" and not value:find(shape) then
+      error(("%s: %s %q is not a valid value"):format(route.name, name, value), level + 1)
+    end
+  end
+end
+
 local function check_required(route, fields, level)
   -- A list, not the `required` map: pairs() costs more than the check itself.
   local required = route.required_list
@@ -229,38 +261,47 @@ local function check_required(route, fields, level)
   if fields.inputs ~= nil and type(fields.inputs) ~= "table" then
     error(route.name .. ": inputs must be a table", level + 1)
   end
+  if route.required_one or route.one_of or route.pattern then check_constraints(route, fields, level + 1) end
 end
 
 -- Builds the core request for a route; raises on the caller's mistakes.
 function Client:_prepare(route, fields, level, template)
   level = level + 1
+  local at_root = template == ROOT
+  if at_root then template = "/" end
   check_required(route, fields, level)
   check_headers(fields.headers, level)
   local api_key = fields.api_key or secrets[self]
-  if api_key == nil then error(route.name .. ": no api_key (dify.new{api_key=} or DIFY_API_KEY)", level) end
+  if api_key == nil and not route.no_auth then
+    error(route.name .. ": no api_key (dify.new{api_key=} or DIFY_API_KEY)", level)
+  end
   -- The client's own key was checked by dify.new.
   if fields.api_key ~= nil then check_header_text("api_key", api_key, level) end
   local path, used = request.path(route, fields, level, template)
   local payload = request.payload(route, fields, used)
   if route.user then
+    -- Sent whenever it is known; demanded only where Dify demands it.
     local user = fields.user or self.user
-    if type(user) ~= "string" or user == "" then
+    if user ~= nil and type(user) ~= "string" then error(route.name .. ": user must be a string", level) end
+    if route.user == true and (user == nil or user == "") then
       error(route.name .. ": user is required (dify.new{user=} or user=)", level)
     end
     payload.user = user
   end
   if route.mode then payload.response_mode = route.mode end
 
+  if route.no_auth then api_key = nil end
   local fixed = route.fixed_path and template == nil
   local url = fixed and self._urls[route]
   if not url then
-    url = (route.root and self.base_url:match("^(https?://[^/]+)") or self.base_url) .. path
+    url = (at_root and self.base_url:match("^(https?://[^/]+)") or self.base_url) .. path
     if fixed then self._urls[route] = url end
   end
   local req = {
     method = route.method,
     url = url,
-    headers = self:_headers(route, fields, api_key),
+    headers = api_key and self:_headers(route, fields, api_key)
+      or header_lines(route, nil, self.headers, fields.headers),
     timeout = fields.timeout,
     on_progress = fields.on_progress,
   }
@@ -278,11 +319,18 @@ function Client:_prepare(route, fields, level, template)
   return req, api_key, path
 end
 
+-- The probe's answer: Dify's index names its version `server_version`; the
+-- X-Version header is on every answer of its API process.
 local function server_version(status, headers, body)
   local decoded = json.decode(body)
   local version = headers["x-version"]
-  if not version and type(decoded) == "table" and type(decoded.version) == "string" then
-    version = decoded.version
+  if not version and type(decoded) == "table" then
+    for _, key in ipairs{ "server_version", "version" } do
+      if type(decoded[key]) == "string" then
+        version = decoded[key]
+        break
+      end
+    end
   end
   return { status = status, version = version }
 end
@@ -290,7 +338,16 @@ end
 local function decode_result(route, status, headers, body)
   if route.result == "ok" then return true end
   if route.result == "version" then return server_version(status, headers, body) end
-  if route.result == "bytes" then return body end
+  if route.result == "bytes" then
+    if body == "null" and (headers["content-type"] or ""):find("json", 1, true) then
+      -- Dify answers 200 with a JSON null when it has nothing to give
+      -- (text_to_audio for an unknown message id).
+      return nil, errors.new{ kind = "api", status = status, code = "no_result",
+        message = "Dify answered null: nothing was found for this request",
+        server_version = headers["x-version"], trace_id = headers["x-trace-id"] }
+    end
+    return body
+  end
   if route.result == "file" then return body, headers["content-type"] end
   if body == "" then
     if status == 204 then return true end
@@ -325,9 +382,10 @@ end
 function Client:_call(route, fields, level)
   level = (level or 1) + 1
   local result, err = self:_send(route, fields, level)
-  if not result and route.legacy_path and err.status == 404 then
-    -- Older servers spell some routes with underscores.
-    local legacy, legacy_err = self:_send(route, fields, level, route.legacy_path)
+  local fallback = route.legacy_path or (route.fallback_root and ROOT)
+  if not result and fallback and err.status == 404 then
+    -- Older servers spell some routes with underscores, or lack the API index.
+    local legacy, legacy_err = self:_send(route, fields, level, fallback)
     if legacy or legacy_err.status ~= 404 then return legacy, legacy_err end
   end
   return result, err
@@ -356,6 +414,10 @@ function Client:_exchange(send, req, api_key, path, may_retry)
       err = errors.redact(errors.transport(headers, body, which, sent), api_key)
     elseif status < 200 or status > 299 then
       err = errors.redact(errors.from_response(status, headers, body), api_key)
+    end
+    if err and status then
+      err.server_version = headers["x-version"]
+      err.trace_id = headers["x-trace-id"]
     end
     if hooks.on_response then
       hooks.on_response{ method = req.method, path = path, attempt = attempt, status = status,
@@ -464,6 +526,11 @@ for _, route in ipairs(routes.list) do
       return self:_call(route, fields_from_args(route, ...), 2)
     end
   end
+end
+
+--- The workspace's text-embedding models: `list_models("text-embedding")`.
+function Client:list_embedding_models(fields)
+  return self:list_models("text-embedding", fields)
 end
 
 --- Relays a stream to the browser as server-sent events, from an nginx

@@ -5,11 +5,14 @@ describe("app information", function()
   local srv, client
   support.serve(function(s, c) srv, client = s, c end)
 
-  it("reads parameters, info, meta and site with the user", function()
+  it("reads parameters, info, meta and site without sending a user (Dify takes none)", function()
     local params = assert(client:parameters())
     assert.is_table(params.user_input_form)
     assert.is_table(params.system_parameters)
-    assert.equal("alice", srv.last("/parameters").args.user)
+    assert.is_nil(srv.last("/parameters").args.user)
+    local bare = require("dify").new{ base_url = srv.url, api_key = support.API_KEY } -- no user at all
+    assert.is_table(assert(bare:info()))
+    assert.is_nil(srv.last("/info").args.user)
     assert.is_string(assert(client:info()).name)
     assert.is_table(assert(client:meta()).tool_icons)
     assert.is_string(assert(client:site()).title)

@@ -109,7 +109,7 @@ describe("knowledge base", function()
       local req = srv.last("/documents/status/disable$")
       assert.equal("PATCH", req.method)
       assert.same({ document_ids = { doc.id } }, req.json)
-      assert.is_table(assert(kb:get_document_upload_file(ds.id, doc.id)))
+      assert.is_table(assert(kb:download_document(ds.id, doc.id)))
       assert.is_true(kb:delete_document(ds.id, doc.id))
       local n = 0
       for _ in kb:each("list_documents", { dataset_id = ds.id }) do n = n + 1 end

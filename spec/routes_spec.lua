@@ -44,8 +44,10 @@ describe("the route table", function()
         assert.is_true(positional or field == "workflow_id", route.name .. " path field " .. field)
       end
       if route.stream then
-        assert.is_string(route.terminal, route.name)
-        assert.truthy(routes.by_name[route.stop], route.name .. " stop route")
+        -- false: a stream whose every clean end is its end (no terminal event)
+        assert.is_true(type(route.terminal) == "string" or route.terminal == false, route.name)
+        -- Knowledge pipeline runs have no stop route in the Service API.
+        assert.is_true(route.stop == nil or routes.by_name[route.stop] ~= nil, route.name .. " stop route")
       end
     end
   end)

@@ -121,7 +121,7 @@ function request.payload(route, fields, used)
     end
   end
   -- `inputs` is always a JSON object for Dify, even when empty.
-  if route.send == "json" and route.mode and payload.inputs == nil then payload.inputs = EMPTY end
+  if route.send == "json" and route.inputs and payload.inputs == nil then payload.inputs = EMPTY end
   if type(payload.files) == "table" and next(payload.files) == nil then payload.files = nil end
   return payload
 end
@@ -129,7 +129,7 @@ end
 --- The multipart parts of an upload: the file, then every other field.
 function request.parts(route, fields, payload, level)
   local path, data = fields.path, fields.data
-  if (path == nil) == (data == nil) then
+  if path ~= nil and data ~= nil or (path == nil and data == nil and not route.file_optional) then
     error(route.name .. ": give exactly one of path= or data=", level + 1)
   end
   if path ~= nil then
@@ -137,14 +137,15 @@ function request.parts(route, fields, payload, level)
     local file, why = io.open(path, "rb")
     if not file then error(route.name .. ": cannot read " .. tostring(why), level + 1) end
     file:close()
-  elseif type(data) ~= "string" then
+  elseif data ~= nil and type(data) ~= "string" then
     error(route.name .. ": data must be a string", level + 1)
   end
   local filename = fields.filename or (path and path:match("[^/]+$")) or "upload"
-  local parts = {
-    { name = "file", path = path, data = data, filename = filename,
-      content_type = fields.mime_type or request.mime_type(filename) },
-  }
+  local parts = {}
+  if path ~= nil or data ~= nil then
+    parts[1] = { name = "file", path = path, data = data, filename = filename,
+      content_type = fields.mime_type or request.mime_type(filename) }
+  end
   if route.form_json then
     -- Dify's document uploads take their options as one JSON form field.
     if next(payload) ~= nil then
