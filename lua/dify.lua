@@ -358,6 +358,11 @@ local function decode_result(route, status, headers, body)
     return nil, errors.new{ kind = "decode", status = status,
       message = "response is not JSON: " .. tostring(why) }
   end
+  if type(value) == "table" and (value.event == "workflow_paused"
+    or type(value.data) == "table" and value.data.status == "paused") then
+    -- A run that waits for a person (a Human Input node): not a half answer.
+    value.paused = true
+  end
   if route.result == "data" then
     if type(value) ~= "table" or type(value.data) ~= "table" then
       return nil, errors.new{ kind = "decode", status = status, message = "response has no data list" }
@@ -493,7 +498,7 @@ function Client:_open_stream(route, fields, level)
     return nil, errors.new{ kind = "protocol", status = status,
       message = "expected an event stream, got " .. tostring(headers["content-type"]) }
   end
-  local stream = Stream.new(self, body, route, fields.after, { user = fields.user, api_key = fields.api_key })
+  local stream = Stream.new(self, body, route, { user = fields.user, api_key = fields.api_key }, headers)
   return stream, nil, nil, stream
 end
 

@@ -170,10 +170,23 @@ describe("the SSE parser", function()
     end
   end)
 
-  it("dispatches a last frame that lacks its blank line only at finish", function()
-    local parser = core.sse_parser()
-    assert.same({}, parser:feed("data: tail"))
-    assert.same({ { data = "tail" } }, parser:finish())
+  it("discards a last frame that lacks its blank line, and says the body was cut", function()
+    for _, tail in ipairs{ "data: tail", "data: tail\n", 'data: {"event": "message", "ans' } do
+      local parser = core.sse_parser()
+      assert.same({}, parser:feed(tail))
+      local events, kind, message = parser:finish()
+      assert.is_nil(events, tail)
+      assert.equal("protocol", kind)
+      assert.matches("middle of an event", message)
+    end
+  end)
+
+  it("ends cleanly when only a comment or a data-less field was cut", function()
+    for _, tail in ipairs{ ": keep-al", "event: pi", "event: ping\n", "" } do
+      local parser = core.sse_parser()
+      assert.same({ { data = "x" } }, parser:feed("data: x\n\n" .. tail))
+      assert.same({}, parser:finish(), tail)
+    end
   end)
 
   it("starts afresh after reset", function()

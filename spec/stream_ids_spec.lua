@@ -18,8 +18,7 @@ end
 
 local function stream_of(datas)
   local client = dify.new{ base_url = "http://127.0.0.1:9/v1", api_key = "app-x", user = "u" }
-  local route = { name = "chat_stream", terminal = "message_end" }
-  return Stream.new(client, fake_core(datas), route, 0, {})
+  return Stream.new(client, fake_core(datas), require("dify.routes").by_name.chat_stream, {})
 end
 
 describe("a stream's ids", function()

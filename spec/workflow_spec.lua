@@ -91,10 +91,9 @@ describe("workflow apps", function()
     assert.equal(5, n)
   end)
 
-  it("resumes a dropped stream, passing over events already seen", function()
-    local full = support.collect(assert(client:run_workflow_stream{ inputs = { query = "resume me" } }))
+  it("resumes a dropped stream as Dify 1.14 does: from now on, for the run's own user", function()
     local flaky = support.faulty(srv, "close_mid")
-    local stream = assert(flaky:run_workflow_stream{ inputs = { query = "resume me" } })
+    local stream = assert(flaky:run_workflow_stream{ inputs = { query = "resume me" }, user = "bob" })
     local got = {}
     local ok, err = pcall(function()
       for ev in stream do got[#got + 1] = ev.event end
@@ -102,12 +101,30 @@ describe("workflow apps", function()
     assert.is_false(ok)
     assert.equal("network", err.kind)
     flaky.headers["X-Mock-Fault"] = nil -- the network recovers
-    local resumed = assert(stream:resume())
-    for ev in resumed do got[#got + 1] = ev.event end
-    local expected = {}
-    for i, ev in ipairs(full) do expected[i] = ev.event end
-    assert.same(expected, got)
-    assert.matches("^/v1/workflow/[^/]+/events$", srv.last("/events$").path)
+    local resumed = assert(stream:resume{ include_state_snapshot = true })
+    local after = support.collect(resumed)
+    -- The run finished while we were away: Dify answers its workflow_finished
+    -- alone, and nothing of it is skipped by count.
+    assert.equal("workflow_finished", after[#after].event)
+    assert.equal("succeeded", assert(resumed:result()).status)
+    local req = srv.last("/events$")
+    assert.matches("^/v1/workflow/[^/]+/events$", req.path)
+    assert.equal("bob", req.args.user)
+    assert.equal("true", req.args.include_state_snapshot)
+  end)
+
+  it("workflow_events of a finished run yields its workflow_finished alone", function()
+    local run = support.collect(assert(client:run_workflow_stream{ inputs = { query = "done" } }))
+    local run_id = run[#run].workflow_run_id
+    local events = support.collect(assert(client:workflow_events(run_id, { continue_on_pause = false })))
+    assert.equal(1, #events)
+    assert.equal("workflow_finished", events[1].event)
+    assert.equal("alice", srv.last("/events$").args.user)
+    assert.equal("false", srv.last("/events$").args.continue_on_pause)
+    -- Dify checks that the run is the user's own.
+    local other, err = client:workflow_events(run_id, { user = "mallory" })
+    assert.is_nil(other)
+    assert.equal(404, err.status)
   end)
 
   it("workflow_events answers the server's 404 as an error where it cannot replay", function()

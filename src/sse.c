@@ -32,6 +32,7 @@ const char *dify_sse_strerror(int code) {
     case DIFY_SSE_TOO_LARGE: return "event larger than max_event_size";
     case DIFY_SSE_NOMEM: return "out of memory";
     case DIFY_SSE_FAILED: return "parser already failed";
+    case DIFY_SSE_TRUNCATED: return "the body ended in the middle of an event";
     default: return "stopped by handler";
     }
 }
@@ -295,14 +296,13 @@ int dify_sse_feed(dify_sse_parser *p, const char *bytes, size_t n, dify_sse_hand
 
 int dify_sse_finish(dify_sse_parser *p, dify_sse_handler handler, void *ctx) {
     if (p->failed) return DIFY_SSE_FAILED;
+    (void)handler;
+    (void)ctx;
     int rc = p->skip_line && p->oversized_id ? DIFY_SSE_TOO_LARGE : DIFY_SSE_OK;
-    if (p->line.len && !p->skip_line) {
-        size_t line_len = p->line.len;
-        forget_line(p);
-        rc = process_line(p, p->line.data, line_len, 0, handler, ctx);
-    }
+    /* Only a cut `data` line loses part of an answer; `event: ping` loses nothing. */
+    int cut_line = p->line.len && !p->skip_line && p->line.data[0] == 'd';
+    if (rc == DIFY_SSE_OK && (p->has_data || cut_line)) rc = DIFY_SSE_TRUNCATED;
     forget_line(p);
-    if (rc == DIFY_SSE_OK && p->has_data) rc = dispatch(p, handler, ctx);
     forget_frame(p);
     if (rc != DIFY_SSE_OK) p->failed = 1;
     return rc;

@@ -28,7 +28,8 @@ enum {
     DIFY_SSE_OK = 0,
     DIFY_SSE_TOO_LARGE = -1, /* an event grew past max_event_size */
     DIFY_SSE_NOMEM = -2,
-    DIFY_SSE_FAILED = -3 /* fed again after an earlier failure */
+    DIFY_SSE_FAILED = -3,   /* fed again after an earlier failure */
+    DIFY_SSE_TRUNCATED = -4 /* the body ended in the middle of an event */
 };
 
 typedef struct dify_sse_parser {
@@ -55,8 +56,9 @@ void dify_sse_free(dify_sse_parser *p);
 void dify_sse_reset(dify_sse_parser *p);
 int dify_sse_feed(dify_sse_parser *p, const char *bytes, size_t n, dify_sse_handler handler,
                   void *ctx);
-/* At a clean end of stream: a last frame that lacks its blank line still
- * counts when it carries data (servers and proxies get this wrong). */
+/* At the end of the body. An event is dispatched by its blank line only: one
+ * cut off by the end is discarded (the SSE rule) and DIFY_SSE_TRUNCATED says
+ * so, since a Dify frame cut short is an answer lost, not one to guess at. */
 int dify_sse_finish(dify_sse_parser *p, dify_sse_handler handler, void *ctx);
 const char *dify_sse_strerror(int code);
 

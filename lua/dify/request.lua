@@ -7,7 +7,6 @@ local request = {}
 -- Fields that steer the call and are never sent to Dify.
 local CONTROL = {
   api_key = true, user = true, output = true, on_progress = true, timeout = true, headers = true,
-  after = true, -- events of a re-opened stream already seen
   first_event_timeout = true, retries = true,
 }
 -- Fields that name the file of a multipart call.

@@ -21,21 +21,26 @@ Stream.__name = "dify.stream"
 local opened_as = setmetatable({}, { __mode = "k" })
 
 --- Wraps a core stream (used by the client).
--- `skip`: events to pass over first, when a run's stream is re-opened.
--- `as`: the call's {user, api_key}, for stop().
-function Stream.new(client, core_stream, route, skip, as)
+-- `as`: the call's {user, api_key}, for stop() and resume().
+-- `headers`: the answer's headers (their X-Version and X-Trace-Id go on errors).
+function Stream.new(client, core_stream, route, as, headers)
   local stream = setmetatable({
     _client = client,
     _core = core_stream,
     _route = route,
     -- Read once per event: kept at hand rather than looked up through others.
-    _terminal = route.terminal,
+    _ends = route.ends,
     _on_event = client.hooks.on_event,
     _core_next = core_stream.next,
-    _terminal_seen = false,
+    -- A route without a terminal event ends well at any clean end.
+    _terminal_seen = route.terminal == false,
     _done = false,
-    _skip = tonumber(skip) or 0,
+    _headers = headers,
     delivered = 0,
+    --- The `data` of every `human_input_required` event (each has a `form_token`).
+    forms = {},
+    --- The `data` of the `workflow_paused` event that ended a paused run, or nil.
+    paused = nil,
   }, Stream)
   opened_as[stream] = as
   return stream
@@ -43,6 +48,11 @@ end
 
 function Stream:_fail(err)
   self:close()
+  local headers = self._headers
+  if headers then
+    err.server_version = err.server_version or headers["x-version"]
+    err.trace_id = err.trace_id or headers["x-trace-id"]
+  end
   self._error = err
   error(err, 0)
 end
@@ -80,7 +90,14 @@ local function note_event(self, ev, name, event_type)
       message = ev.message ~= null and tostring(ev.message or "error event") or "error event",
     })
   end
-  if name == self._terminal then self._terminal_seen = true end
+  if name == "workflow_finished" then self._finished = ev end
+  if self._ends[name] then
+    self._terminal_seen = true
+    if name == "workflow_paused" then self.paused = type(ev.data) == "table" and ev.data or ev end
+  elseif name == "human_input_required" then
+    local forms = self.forms
+    forms[#forms + 1] = type(ev.data) == "table" and ev.data or ev
+  end
   return name
 end
 
@@ -93,8 +110,11 @@ local function ended(self, data, kind, which, sent)
   self._done = true
   if data then self:_fail(errors.transport(data, kind, which, sent)) end
   if not self._terminal_seen then
+    local route = self._route
+    local names = { route.terminal }
+    for _, name in ipairs(route.also_ends or {}) do names[#names + 1] = name end
     self:_fail(errors.new{ kind = "protocol",
-      message = "stream ended before its " .. self._route.terminal .. " event" })
+      message = "stream ended before its " .. table.concat(names, " or ") .. " event" })
   end
   return nil
 end
@@ -130,7 +150,7 @@ local function advance(self, no_wait)
         self.delivered = delivered
         local hook = self._on_event
         if hook then hook{ event = name, bytes = #data, index = delivered } end
-        if delivered > self._skip then return ev end
+        return ev
       end
     end
   end
@@ -163,46 +183,94 @@ local function drain(self, visit)
   error(err, 0)
 end
 
---- Reads to the end; returns the whole answer text and the terminal event,
--- or nil and the error.
-function Stream:text()
-  local parts, last = {}, nil
-  local ok, err = drain(self, function(ev)
-    if ev.event == "message" or ev.event == "agent_message" then
-      parts[#parts + 1] = ev.answer or ""
-    elseif ev.event == "message_replace" then
+-- Folds one event into the answer text and reasoning read so far.
+local function gather(self, ev)
+  local name = ev.event
+  local parts = self._parts
+  if name == "message" then
+    if self._agent_chunks then
+      -- A New Agent app closes its agent_message chunks with one `message`
+      -- holding the whole answer: it replaces them rather than adding to them.
+      self._agent_chunks = false
       parts = { ev.answer or "" }
+      self._parts = parts
+    else
+      parts[#parts + 1] = ev.answer or ""
     end
-    if ev.event == self._route.terminal then last = ev end
-  end)
+  elseif name == "agent_message" then
+    self._agent_chunks = true
+    parts[#parts + 1] = ev.answer or ""
+  elseif name == "message_replace" then
+    self._parts = { ev.answer or "" }
+  elseif name == "reasoning_chunk" then
+    local data = ev.data
+    local piece = type(data) == "table" and data.reasoning
+    if type(piece) == "string" then
+      local reasoning = self._reasoning
+      reasoning[#reasoning + 1] = piece
+    end
+  end
+  -- The route's own terminal event, once seen, stays the one returned.
+  local last = self._last
+  if self._ends[name] and not (last and last.event == self._route.terminal) then self._last = ev end
+end
+
+-- Reads to the end gathering text and reasoning (once: later calls reuse them).
+function Stream:_gather()
+  if not self._parts then
+    self._parts, self._reasoning = {}, {}
+    self._gathered_ok, self._gathered_err = drain(self, function(ev) gather(self, ev) end)
+  end
+  return self._gathered_ok, self._gathered_err
+end
+
+--- Reads to the end; returns the whole answer text, the event that ended the
+-- stream (`message_end`, or `workflow_paused` for a paused run: see
+-- `stream.paused`) and the joined reasoning (`reasoning_chunk` events), or
+-- nil and the error.
+function Stream:text()
+  local ok, err = self:_gather()
   if not ok then return nil, err end
-  return table.concat(parts), last
+  return table.concat(self._parts), self._last, table.concat(self._reasoning)
+end
+
+--- Reads to the end; returns the reasoning of the `reasoning_chunk` events
+-- (the answer itself never holds it), or nil and the error.
+function Stream:reasoning()
+  local ok, err = self:_gather()
+  if not ok then return nil, err end
+  return table.concat(self._reasoning)
 end
 
 --- Reads to the end; returns the `data` of the `workflow_finished` event
--- (status, outputs, error, elapsed_time, ...), or nil and the error.
+-- (status, outputs, error, elapsed_time, ...), or, for a run that paused for
+-- a person, the `data` of its `workflow_paused` event (`status` "paused";
+-- the forms are in `stream.forms`). Returns nil and the error otherwise.
 function Stream:result()
-  local finished
-  local ok, err = drain(self, function(ev)
-    if ev.event == "workflow_finished" then finished = ev end
-  end)
+  local ok, err = drain(self, function() end)
   if not ok then return nil, err end
-  if not finished then
-    return nil, errors.new{ kind = "protocol", message = "the stream had no workflow_finished event" }
-  end
-  return finished.data
+  local finished = self._finished
+  if finished then return finished.data end
+  if self.paused then return self.paused end
+  return nil, errors.new{ kind = "protocol", message = "the stream had no workflow_finished event" }
 end
 
---- Re-opens a workflow run's event stream after a drop, passing over the
--- events this stream already delivered. Needs a server that can replay a
--- run's events (GET /workflow/{id}/events); older ones answer 404.
+--- Re-opens the run's event stream (GET /workflow/{id}/events, Dify 1.14+;
+-- older servers answer 404). Dify sends what happens from now on: events
+-- sent while disconnected are lost unless `include_state_snapshot` is asked
+-- for, and a finished run answers its `workflow_finished` alone.
+-- @tparam[opt] table opts `include_state_snapshot`, `continue_on_pause`
 -- Returns the new stream, or nil and an error.
-function Stream:resume()
+function Stream:resume(opts)
+  if opts ~= nil and type(opts) ~= "table" then error("resume: opts must be a table", 2) end
   if not self.workflow_run_id then
     return nil, errors.new{ kind = "protocol", message = "no workflow_run_id to resume" }
   end
   self:close()
-  return self._client:workflow_events(self.workflow_run_id, { after = self.delivered })
+  local as = opened_as[self] or {}
+  local fields = { user = as.user, api_key = as.api_key }
+  for k, v in pairs(opts or {}) do fields[k] = v end
+  return self._client:workflow_events(self.workflow_run_id, fields)
 end
 
 --- Closes the connection now. Safe to call more than once.
