@@ -4,7 +4,8 @@
 -- Exit codes: 0 done; 1 Dify refused or failed the request; 2 bad command
 -- line; 3 not configured (no `DIFY_API_KEY`, or the library lacks the call);
 -- 4 a local file could not be read or written; 5 Dify could not be reached
--- (network, TLS, timeout); 130 interrupted by Ctrl-C.
+-- (network, TLS, timeout); 6 the run paused for a person (a Human Input
+-- node: its form is printed on stderr); 130 interrupted by Ctrl-C.
 -- @module dify.cli
 local dify = require("dify")
 local args = require("dify.cli.args")
@@ -13,7 +14,7 @@ local progress = require("dify.cli.progress")
 local cli = {}
 
 --- Exit codes by name.
-cli.EXIT = { ok = 0, failed = 1, usage = 2, config = 3, io = 4, unreachable = 5, interrupted = 130 }
+cli.EXIT = { ok = 0, failed = 1, usage = 2, config = 3, io = 4, unreachable = 5, paused = 6, interrupted = 130 }
 
 local EXIT_BY_KIND = {
   api = cli.EXIT.failed, http = cli.EXIT.failed, decode = cli.EXIT.failed, protocol = cli.EXIT.failed,
@@ -58,7 +59,9 @@ Run "dify COMMAND --help" for a command's options.
 
 Exit codes: 0 done, 1 Dify refused or failed the request, 2 bad command line,
 3 not configured (no DIFY_API_KEY), 4 local file error, 5 Dify unreachable
-(network, TLS, timeout), 130 interrupted (Ctrl-C).
+(network, TLS, timeout), 6 the run paused for a person (a Human Input form,
+printed on stderr; answer it with client:submit_human_input_form),
+130 interrupted (Ctrl-C).
 ]]
 
 local commands = {}
@@ -140,6 +143,24 @@ local function write_json_line(value)
   cli.stdout:flush()
 end
 
+-- A run that paused on a Human Input node: say so, show each form, and end
+-- with the exit code kept for it.
+local function report_pause(stream)
+  local paused = stream.paused
+  if not paused then return end
+  say("dify: the run paused for a person (workflow run ", tostring(stream.workflow_run_id), ")\n")
+  for _, form in ipairs(stream.forms) do
+    say("form ", tostring(form.node_title or form.node_id or ""), " (form_token ", tostring(form.form_token), "):\n")
+    if type(form.form_content) == "string" then say(form.form_content, "\n") end
+    local actions = {}
+    for _, action in ipairs(type(form.actions) == "table" and form.actions or form.user_actions or {}) do
+      actions[#actions + 1] = tostring(action.id) .. (action.title and (" (" .. tostring(action.title) .. ")") or "")
+    end
+    if #actions > 0 then say("actions: ", table.concat(actions, ", "), "\n") end
+  end
+  fail(cli.EXIT.paused)
+end
+
 local function is_interrupt(err)
   return type(err) == "string" and err:find("interrupted!", 1, true) ~= nil
 end
@@ -199,19 +220,32 @@ Options:
     local stream = check(client:chat_stream{
       query = query, inputs = inputs, conversation_id = options.conversation,
     })
+    local shown = {} -- the answer as printed so far
     drive_stream(stream, options, function(ev)
       if options.json then return write_json_line(ev) end
-      if (ev.event == "message" or ev.event == "agent_message") and type(ev.answer) == "string" then
-        write_text(ev.answer)
-      elseif ev.event == "message_replace" and type(ev.answer) == "string" then
+      if type(ev.answer) ~= "string" then return end
+      if ev.event == "agent_message" then
+        shown.agent = true
+      elseif ev.event == "message" and shown.agent then
+        -- A New Agent app's closing message is the whole answer, already shown in chunks.
+        shown.agent = false
+        if ev.answer == table.concat(shown) then return end
+        shown = {}
         end_line()
-        write_text(ev.answer)
+      elseif ev.event == "message_replace" then
+        shown = {}
+        end_line()
+      elseif ev.event ~= "message" then
+        return
       end
+      shown[#shown + 1] = ev.answer
+      write_text(ev.answer)
     end)
     if not options.json then
       end_line()
       if stream.conversation_id then say("conversation: ", stream.conversation_id, "\n") end
     end
+    report_pause(stream)
   end,
 }
 
@@ -296,6 +330,7 @@ Options:
         wrote_text = true
       end
     end)
+    report_pause(stream)
     local data = finished and type(finished.data) == "table" and finished.data or {}
     if not options.json then
       if wrote_text then

@@ -1,7 +1,9 @@
 --- Error values returned as the second result of every failing call.
 -- An error is a table with `kind`, `status`, `code`, `message` (and, where it
--- applies, `which` for timeouts, `retry_after` for 429) whose `tostring` reads
--- well in a log.
+-- applies, `which` for timeouts, `retry_after` for 429, `details` for what a
+-- Dify error body holds beside its code and message, `server_version` and
+-- `trace_id` from the answer's X-Version and X-Trace-Id) whose `tostring`
+-- reads well in a log.
 -- @module dify.errors
 local json = require("dify.json")
 
@@ -62,6 +64,9 @@ end
 function errors.redact(err, secret)
   err.message = redact(err.message, secret)
   err.code = redact(err.code, secret)
+  for key, value in pairs(err.details or {}) do
+    if type(value) == "string" then err.details[key] = redact(value, secret) end
+  end
   return err
 end
 
@@ -157,16 +162,46 @@ errors.retry_after_seconds = retry_after_seconds
 -- @tparam number status the HTTP status
 -- @tparam table headers response headers, lower-case names
 -- @tparam string body the response body
+-- What a Dify error body holds beside code, message and status: `params`
+-- (the field at fault), `errors` (per-field messages of servers before 1.11),
+-- `error` (segment validation's whole body); nil when there is nothing.
+local function details_of(decoded)
+  local details
+  for key, value in pairs(decoded) do
+    if key ~= "code" and key ~= "message" and key ~= "status" and value ~= json.null then
+      details = details or {}
+      details[key] = value
+    end
+  end
+  return details
+end
+
+-- The message of a body, with the per-field errors of older servers named:
+-- "Input payload validation failed" alone says nothing of which field.
+local function message_of(decoded)
+  local message = decoded.message
+  if message == nil or message == json.null then message = decoded.error end
+  message = (message ~= nil and message ~= json.null) and tostring(message) or ""
+  if type(decoded.errors) == "table" then
+    local fields = {}
+    for field, why in pairs(decoded.errors) do fields[#fields + 1] = tostring(field) .. ": " .. tostring(why) end
+    table.sort(fields)
+    if #fields > 0 then message = message .. " (" .. table.concat(fields, "; ") .. ")" end
+  end
+  return message
+end
+
 function errors.from_response(status, headers, body)
   local decoded = json.decode(body)
   local retry_after = headers and headers["retry-after"]
-  if type(decoded) == "table" and (decoded.code or decoded.message) then
+  if type(decoded) == "table" and (decoded.code or decoded.message or type(decoded.error) == "string") then
     return errors.new{
       kind = "api",
       status = status,
       -- A code is a string (a number at most); a proxy's JSON may hold anything.
       code = (type(decoded.code) == "string" or type(decoded.code) == "number") and decoded.code or nil,
-      message = decoded.message ~= json.null and tostring(decoded.message) or "",
+      message = message_of(decoded),
+      details = details_of(decoded),
       retry_after = retry_after_seconds(retry_after),
       retry_after_raw = retry_after,
     }

@@ -6,7 +6,8 @@
 --
 -- Each list follows its own cursor rule (from the route table): `last_id`
 -- (the last item's id), `first_id` (the oldest message's id; history runs
--- newest page first) or `page` numbers. At most `max_pages` pages are walked
+-- newest page first) or `page` numbers (until `has_more` is false, a page
+-- is not full, or `total_pages` is reached, as each list says). At most `max_pages` pages are walked
 -- (default 1000). A failed page raises the error object.
 -- @module dify.pager
 local routes = require("dify.routes")
@@ -27,11 +28,30 @@ local function oldest_id(items)
   return oldest.id
 end
 
+local function next_page(fields, page) fields.page = (tonumber(page.page) or fields.page or 1) + 1 end
+
 local advance = {
   last_id = function(fields, page) fields.last_id = page.data[#page.data].id end,
   first_id = function(fields, page) fields.first_id = oldest_id(page.data) end,
-  page = function(fields, page) fields.page = (tonumber(page.page) or fields.page or 1) + 1 end,
+  page = next_page,
+  page_full = next_page,
+  total_pages = next_page,
 }
+
+-- Whether a page has another after it, by the rule of its list: most say
+-- `has_more`; app feedbacks say nothing (a full page may have a next one);
+-- child chunks give `total_pages`.
+local more_after = {
+  page_full = function(page, fields)
+    local limit = tonumber(page.limit) or tonumber(fields.limit) or 20
+    return #page.data >= limit
+  end,
+  total_pages = function(page, fields)
+    local current = tonumber(page.page) or tonumber(fields.page) or 1
+    return current < (tonumber(page.total_pages) or 0)
+  end,
+}
+local function has_more(page) return page.has_more == true end
 
 --- Returns an iterator over the items of every page.
 -- @tparam table client a dify client
@@ -48,6 +68,7 @@ function pager.each(client, method, params)
   local max_pages = fields.max_pages or DEFAULT_MAX_PAGES
   fields.max_pages = nil
 
+  local more = more_after[route.paging] or has_more
   local page, index, pages_walked = nil, 0, 0
   return function()
     while true do
@@ -55,7 +76,7 @@ function pager.each(client, method, params)
         index = index + 1
         local item = page.data[index]
         if item ~= nil then return item end
-        if not page.has_more or #page.data == 0 or pages_walked >= max_pages then return nil end
+        if not more(page, fields) or #page.data == 0 or pages_walked >= max_pages then return nil end
         advance[route.paging](fields, page)
       end
       local result, err = client:_call(route, fields, 2)
