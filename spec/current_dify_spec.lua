@@ -279,6 +279,13 @@ describe("the operations added in 2025–26", function()
     assert.equal(err.details.error, err.message)
   end)
 
+  it("leaves a false as_attachment out of a preview (Dify up to 1.10 read any value as true)", function()
+    client:file_preview("00000000-0000-4000-8000-000000000000", { as_attachment = false })
+    assert.is_nil(srv.last("/preview").args.as_attachment)
+    client:file_preview("00000000-0000-4000-8000-000000000000", { as_attachment = true })
+    assert.equal("true", srv.last("/preview").args.as_attachment)
+  end)
+
   it("unbinds several tags at once", function()
     local ds = assert(kb:create_dataset{ name = "Tagged" })
     local a, b = assert(kb:create_tag{ name = "a" }), assert(kb:create_tag{ name = "b" })

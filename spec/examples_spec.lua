@@ -26,6 +26,7 @@ describe("examples", function()
     ["audio.lua"] = { says = "transcript: transcribed" },
     ["annotations.lua"] = { says = "annotation reply: completed" },
     ["workflow.lua"] = { args = '"flow"', says = "blocking run succeeded" },
+    ["human_input.lua"] = { says = "workflow succeeded" },
     ["knowledge_base.lua"] = { says = "deleted dataset", key = "dataset-example-key" },
   }
 

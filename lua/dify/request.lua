@@ -113,6 +113,13 @@ function request.payload(route, fields, used)
   for key, value in next, fields do
     if not CONTROL[key] and not used[key] and not file_source[key] then payload[key] = value end
   end
+  -- Dify up to 1.10 read `as_attachment=false` as true: a false flag is left out.
+  local omit_false = route.omit_false
+  if omit_false then
+    for i = 1, #omit_false do
+      if payload[omit_false[i]] == false then payload[omit_false[i]] = nil end
+    end
+  end
   local nulls = route.nulls
   if nulls then
     for i = 1, #nulls do

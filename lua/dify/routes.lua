@@ -15,7 +15,8 @@
 --    (path segments) that must match a Lua pattern.
 --  * `user`: true (default) when Dify requires the end-user id, "optional"
 --    when it is sent only if known, false when the route takes none.
---  * `nulls`: fields sent as JSON null when absent.
+--  * `nulls`: fields sent as JSON null when absent; `omit_false`: fields left
+--    out when false (servers that read any value as true).
 --  * `result`: "json" (default), "data" (the `data` list), "ok" (true),
 --    "bytes" (the raw body, or written to `output`), "file" (bytes or
 --    `output`, and the content type), "version" (the probe's answer).
@@ -68,7 +69,7 @@ local routes = {
   { name = "site", method = "GET", path = "/site", user = false },
   { name = "upload_file", method = "POST", path = "/files/upload", user = "optional", send = "multipart" },
   { name = "file_preview", method = "GET", path = "/files/{file_id}/preview",
-    params = { "file_id" }, user = "optional", result = "file" },
+    params = { "file_id" }, user = "optional", result = "file", omit_false = { "as_attachment" } },
   { name = "end_user", method = "GET", path = "/end-users/{end_user_id}", params = { "end_user_id" },
     user = false },
   { name = "human_input_form", method = "GET", path = "/form/human_input/{form_token}",
