@@ -9,6 +9,7 @@ local RETURNS = {
   ok = "boolean true",
   bytes = "string the body's bytes (or true when `output` is given)",
   file = "string the bytes and their content type (or true when `output` is given)",
+  version = "table `{status, version}`",
 }
 
 local out = assert(io.open(assert(arg[1], "usage: gen-method-docs.lua OUT"), "w"))
@@ -37,8 +38,17 @@ for _, route in ipairs(routes.list) do
   local fields_doc = #required > 0 and ("the request's fields; required: " .. table.concat(required, ", "))
     or "the request's fields (Dify's own names)"
   out:write(("-- @tparam%s table fields %s\n"):format(#required > 0 and "" or "[opt]", fields_doc))
-  if route.stream then
-    out:write(("-- @treturn dify.stream a stream whose last event is `%s`\n"):format(route.terminal or "?"))
+  if route.user == true then
+    out:write("-- Sends the end user (`user=`, else the client's): Dify requires it here.\n")
+  elseif route.user == "optional" then
+    out:write("-- Sends the end user when one is known (`user=` or the client's).\n")
+  end
+  if route.stream and not route.terminal then
+    out:write("-- @treturn dify.stream a stream that may end after any event\n")
+  elseif route.stream then
+    local ends = { "`" .. route.terminal .. "`" }
+    for _, name in ipairs(route.also_ends or {}) do ends[#ends + 1] = "`" .. name .. "`" end
+    out:write(("-- @treturn dify.stream a stream whose last event is %s\n"):format(table.concat(ends, " or ")))
   else
     out:write(("-- @treturn %s\n"):format(RETURNS[route.result] or "table the answer"))
   end

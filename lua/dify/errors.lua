@@ -158,10 +158,6 @@ local function retry_after_seconds(value)
 end
 errors.retry_after_seconds = retry_after_seconds
 
---- An error for a non-2xx HTTP answer.
--- @tparam number status the HTTP status
--- @tparam table headers response headers, lower-case names
--- @tparam string body the response body
 -- What a Dify error body holds beside code, message and status: `params`
 -- (the field at fault), `errors` (per-field messages of servers before 1.11),
 -- `error` (segment validation's whole body); nil when there is nothing.
@@ -191,6 +187,10 @@ local function message_of(decoded)
   return message
 end
 
+--- An error for a non-2xx HTTP answer.
+-- @tparam number status the HTTP status
+-- @tparam table headers response headers, lower-case names
+-- @tparam string body the response body
 function errors.from_response(status, headers, body)
   local decoded = json.decode(body)
   local retry_after = headers and headers["retry-after"]
