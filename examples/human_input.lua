@@ -13,8 +13,13 @@ while stream.paused do
   local form = stream.forms[#stream.forms]
   local details = assert(client:human_input_form(form.form_token))
   print("form: " .. tostring(details.form_content))
+  -- A real program asks a person; this one picks the first option of a select.
   local answers = {}
-  for _, input in ipairs(details.inputs or {}) do answers[input.output_variable_name] = "looks good" end
+  for _, input in ipairs(details.inputs or {}) do
+    local source = input.option_source
+    local options = type(source) == "table" and type(source.value) == "table" and source.value or nil
+    answers[input.output_variable_name] = options and options[1] or "looks good"
+  end
   assert(client:submit_human_input_form(form.form_token, { inputs = answers, action = details.user_actions[1].id }))
   print("answered with action " .. details.user_actions[1].id)
   -- Dify streams the resumed run from now on (it does not replay what came before).

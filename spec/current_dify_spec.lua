@@ -65,10 +65,11 @@ describe("current Dify streams", function()
       assert.is_table(form.user_actions)
       assert.is_nil(srv.last("/form/human_input/").args.user)
       local action = form.user_actions[1].id
-      assert.same({}, assert(client:submit_human_input_form(token, { inputs = {}, action = action })))
+      local answers = { comment = "fine", priority = "high" }
+      assert.same({}, assert(client:submit_human_input_form(token, { inputs = answers, action = action })))
       local sent = srv.last("/form/human_input/")
       assert.equal("POST", sent.method)
-      assert.same({ inputs = {}, action = action, user = "alice" }, sent.json)
+      assert.same({ inputs = answers, action = action, user = "alice" }, sent.json)
       local resumed = assert(client:workflow_events(stream.workflow_run_id))
       local names = names_of(support.collect(resumed))
       assert.truthy(index_of(names, "human_input_form_filled"))
@@ -251,14 +252,22 @@ describe("the operations added in 2025–26", function()
     local file = assert(kb:upload_pipeline_file{ data = "hello", filename = "p.txt" })
     assert.is_string(file.id)
     local plugins = assert(kb:list_datasource_plugins(ds.id, { is_published = true }))
-    assert.is_table(plugins)
     assert.equal("true", srv.last("/datasource%-plugins").args.is_published)
-    local node_events = support.collect(assert(kb:run_datasource_node(ds.id, "node-1", {
-      datasource_type = "local_file", is_published = true })))
-    assert.is_true(#node_events >= 1)
-    assert.same({}, srv.last("/nodes/node%-1/run$").json.inputs)
-    local request = { datasource_type = "local_file", start_node_id = "node-1", is_published = true,
-      datasource_info_list = { { reference = file.id, name = "p.txt" } } }
+    local node_of = {}
+    for _, plugin in ipairs(plugins) do node_of[plugin.datasource_type or plugin.provider_type] = plugin.node_id end
+    local online = assert(node_of.online_document, "an online_document node")
+    local node_events = support.collect(assert(kb:run_datasource_node(ds.id, online, {
+      datasource_type = "online_document", is_published = true })))
+    assert.equal("datasource_completed", node_events[#node_events].event)
+    assert.same({}, srv.last("/datasource/nodes/").json.inputs)
+    -- A datasource_error event raises, as Dify's error event does.
+    local failing = assert(kb:run_datasource_node(ds.id, "no-such-node", {
+      datasource_type = "online_document", is_published = true }))
+    local ok, err = pcall(support.collect, failing)
+    assert.is_false(ok)
+    assert.equal("datasource_error", err.code)
+    local request = { datasource_type = "local_file", start_node_id = assert(node_of.local_file),
+      is_published = true, datasource_info_list = { { reference = file.id, name = "p.txt" } } }
     assert.is_table(assert(kb:run_pipeline(ds.id, request)))
     assert.equal("blocking", srv.last("/pipeline/run$").json.response_mode)
     assert.equal("succeeded", assert(assert(kb:run_pipeline_stream(ds.id, request)):result()).status)

@@ -25,7 +25,8 @@
 --    or "total_pages" (while `page < total_pages`).
 --  * `stop`: for streams, the route that stops the run; `terminal`: the event
 --    that ends it (false: the stream may end after any event); `also_ends`:
---    other events that end it normally (a paused run's `workflow_paused`).
+--    other events that end it normally (a paused run's `workflow_paused`);
+--    `error_event`: an event raised as an error, beside Dify's `error`.
 --  * `path_when`: another path to use when the named field is given.
 --  * `legacy_path`: the spelling older servers use, tried when the path is not found.
 --  * `form_json`: for multipart calls, the form field that carries every other
@@ -230,7 +231,7 @@ local routes = {
   { name = "run_datasource_node", method = "POST",
     path = "/datasets/{dataset_id}/pipeline/datasource/nodes/{node_id}/run", params = { "dataset_id", "node_id" },
     user = false, stream = true, required = { datasource_type = "string", is_published = "boolean" },
-    inputs = true, terminal = false },
+    inputs = true, terminal = false, error_event = "datasource_error" },
   { name = "run_pipeline", method = "POST", path = "/datasets/{dataset_id}/pipeline/run", params = { "dataset_id" },
     user = false, mode = "blocking", required = { datasource_type = "string", datasource_info_list = "table",
       start_node_id = "string", is_published = "boolean" } },

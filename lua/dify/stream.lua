@@ -36,6 +36,7 @@ function Stream.new(client, core_stream, route, as, headers)
     _terminal_seen = route.terminal == false,
     _done = false,
     _headers = headers,
+    _reasoning = {}, -- the reasoning_chunk pieces seen
     delivered = 0,
     --- The `data` of every `human_input_required` event (each has a `form_token`).
     forms = {},
@@ -97,6 +98,16 @@ local function note_event(self, ev, name, event_type)
   elseif name == "human_input_required" then
     local forms = self.forms
     forms[#forms + 1] = type(ev.data) == "table" and ev.data or ev
+  elseif name == "reasoning_chunk" then
+    -- Kept as events pass, so reasoning() answers after a plain loop too.
+    local piece = type(ev.data) == "table" and ev.data.reasoning
+    if type(piece) == "string" then
+      local reasoning = self._reasoning
+      reasoning[#reasoning + 1] = piece
+    end
+  elseif name == self._route.error_event then
+    self:_fail(errors.new{ kind = "api", code = name,
+      message = tostring(ev.error ~= nil and ev.error ~= null and ev.error or ev.message or name) })
   end
   return name
 end
@@ -202,13 +213,6 @@ local function gather(self, ev)
     parts[#parts + 1] = ev.answer or ""
   elseif name == "message_replace" then
     self._parts = { ev.answer or "" }
-  elseif name == "reasoning_chunk" then
-    local data = ev.data
-    local piece = type(data) == "table" and data.reasoning
-    if type(piece) == "string" then
-      local reasoning = self._reasoning
-      reasoning[#reasoning + 1] = piece
-    end
   end
   -- The route's own terminal event, once seen, stays the one returned.
   local last = self._last
@@ -218,7 +222,7 @@ end
 -- Reads to the end gathering text and reasoning (once: later calls reuse them).
 function Stream:_gather()
   if not self._parts then
-    self._parts, self._reasoning = {}, {}
+    self._parts = {}
     self._gathered_ok, self._gathered_err = drain(self, function(ev) gather(self, ev) end)
   end
   return self._gathered_ok, self._gathered_err
@@ -234,8 +238,9 @@ function Stream:text()
   return table.concat(self._parts), self._last, table.concat(self._reasoning)
 end
 
---- Reads to the end; returns the reasoning of the `reasoning_chunk` events
--- (the answer itself never holds it), or nil and the error.
+--- Reads to the end; returns the joined reasoning of the `reasoning_chunk`
+-- events (the answer itself never holds it), or nil and the error. After a
+-- loop over the stream it returns what the loop saw.
 function Stream:reasoning()
   local ok, err = self:_gather()
   if not ok then return nil, err end
