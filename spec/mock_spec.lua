@@ -127,12 +127,12 @@ describe("dify-mock", function()
     srv.reset()
   end)
 
-  it("prints its address on one line and answers on the root", function()
+  it("prints its address on one line and answers its version on the API index", function()
     assert.matches("^http://127%.0%.0%.1:%d+/v1$", srv.url)
-    local status, body, headers = mock.request("GET", srv.root .. "/")
+    local status, body, headers = mock.request("GET", srv.url .. "/")
     assert.equal(200, status)
-    assert.same({ version = "1.9.0" }, json.decode(body))
-    assert.equal("1.9.0", headers["x-version"])
+    assert.same({ welcome = "Dify OpenAPI", api_version = "v1", server_version = "1.14.2" }, json.decode(body))
+    assert.equal("1.14.2", headers["x-version"])
   end)
 
   it("prints usage with --help", function()
@@ -381,7 +381,6 @@ describe("dify-mock", function()
 
   it("answers 404 with Dify's codes", function()
     local cases = {
-      { "GET", "/no-such-route", nil, "not_found" },
       { "GET", "/messages?user=u1&conversation_id=nope", nil, "conversation_not_exists" },
       { "POST", "/messages/nope/feedbacks", { rating = "like", user = "u1" }, "message_not_exists" },
       { "GET", "/files/nope/preview", nil, "not_found" },

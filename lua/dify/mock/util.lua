@@ -5,6 +5,10 @@ local json = require("dify.mock.json")
 
 local util = {}
 
+--- The end user Dify stands in when a route takes an optional `user` and
+-- gets none (its session id; the end user is anonymous).
+util.DEFAULT_USER = "DEFAULT-USER"
+
 ---------------------------------------------------------------------------
 -- Ids and times
 ---------------------------------------------------------------------------
@@ -43,6 +47,26 @@ end
 
 function util.error_body(status, code, message)
   return json.object({ code = code, message = message, status = status })
+end
+
+--- Aborts the current handler with an answer whose body is `body` as it is:
+-- the few Dify answers that are not `{code, message, status}` (e.g.
+-- create_segments' `{"error": ...}`).
+function util.fail_body(status, body)
+  error(setmetatable({ status = status, body = body }, ApiError), 0)
+end
+
+--- Aborts the current handler as if no route had matched: Flask's HTML 404
+-- page (what an older server answers for a route it does not have).
+function util.fail_unrouted()
+  error(setmetatable({ status = 404, unrouted = true }, ApiError), 0)
+end
+
+--- The 500 Dify answers for an exception no handler knows.
+function util.fail_unknown()
+  error(setmetatable({ status = 500, body = json.object({
+    message = "Internal Server Error", code = "unknown", status = 500,
+  }) }, ApiError), 0)
 end
 
 ---------------------------------------------------------------------------
