@@ -337,14 +337,14 @@ describe("dify-mock", function()
       assert.is_nil(body:find("message_end", 1, true))
     end)
 
-    it("streams a chatflow with workflow_finished before message_end", function()
+    it("streams a chatflow with message_end before workflow_finished", function()
       local names = {}
       for _, event in ipairs(sse_events((stream_with("", "workflow")), "\n")) do
         names[#names + 1] = event.event
       end
       assert.equal("workflow_started", names[1])
-      assert.equal("workflow_finished", names[#names - 1])
-      assert.equal("message_end", names[#names])
+      assert.equal("message_end", names[#names - 1])
+      assert.equal("workflow_finished", names[#names])
     end)
   end)
 
@@ -380,10 +380,11 @@ describe("dify-mock", function()
   end)
 
   it("answers 404 with Dify's codes", function()
+    local nobody = "00000000-0000-4000-8000-000000000000" -- a UUID no record has
     local cases = {
-      { "GET", "/messages?user=u1&conversation_id=nope", nil, "conversation_not_exists" },
-      { "POST", "/messages/nope/feedbacks", { rating = "like", user = "u1" }, "message_not_exists" },
-      { "GET", "/files/nope/preview", nil, "not_found" },
+      { "GET", "/messages?user=u1&conversation_id=" .. nobody, nil, "not_found" },
+      { "POST", "/messages/" .. nobody .. "/feedbacks", { rating = "like", user = "u1" }, "not_found" },
+      { "GET", "/files/" .. nobody .. "/preview", nil, "not_found" },
     }
     for _, case in ipairs(cases) do
       local status, body = call(srv, case[1], case[2], case[3])
@@ -437,7 +438,7 @@ describe("dify-mock", function()
     assert.equal(0, #srv.requests())
     local status, body = call(srv, "GET", "/messages?user=u1&conversation_id=" .. answer.conversation_id)
     assert.equal(404, status)
-    assert.equal("conversation_not_exists", body.code)
+    assert.equal("not_found", body.code)
   end)
 
   it("applies faults to one request only", function()

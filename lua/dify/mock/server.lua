@@ -4,6 +4,7 @@
 local faults = require("dify.mock.faults")
 local flask = require("dify.mock.flask")
 local http = require("dify.mock.http")
+local human_input = require("dify.mock.human_input")
 local json = require("dify.mock.json")
 local loop = require("dify.mock.loop")
 local multipart = require("dify.mock.multipart")
@@ -305,6 +306,14 @@ function Server:control(req, res)
     send_json(res, 200, json.object({ accepted = self.listener.accepted }))
   elseif action == "GET state" then
     send_json(res, 200, self:summary())
+  elseif action == "POST expire_form" then
+    local options = json.decode(req.body ~= "" and req.body or "{}")
+    if not json.is_object(options) or type(options.form_token) ~= "string" then
+      return send_error(res, 400, "invalid_param", "expire_form takes {\"form_token\": …}")
+    end
+    local status, body = human_input.expire(self.state, function(fn, ...) self.loop:spawn(fn, ...) end,
+      options.form_token)
+    send_json(res, status, body)
   elseif action == "POST seed" then
     local options = json.decode(req.body ~= "" and req.body or "{}")
     if not json.is_object(options) then

@@ -30,6 +30,15 @@ function util.iso(t)
   return os.date("!%Y-%m-%dT%H:%M:%S", t)
 end
 
+--- A random lowercase hex string of n digits (tokens, nonces, signatures).
+function util.hex(n)
+  local digits = {}
+  for i = 1, n do
+    digits[i] = ("%x"):format(math.random(0, 15))
+  end
+  return table.concat(digits)
+end
+
 ---------------------------------------------------------------------------
 -- Errors: handlers raise them, the server turns them into Dify's error body
 ---------------------------------------------------------------------------
@@ -274,6 +283,55 @@ function util.usage(prompt, answer)
     latency = 0.42,
   })
 end
+
+local python_str
+
+local function python_repr(value)
+  if type(value) == "string" then
+    return "'" .. value:gsub("\\", "\\\\"):gsub("'", "\\'") .. "'"
+  end
+  return python_str(value)
+end
+
+--- What Python's str() makes of a JSON value: Dify sends a conversation
+-- variable's value as `str(value)`, so 3 is "3", true is "True" and an
+-- object is "{'a': 1}".
+function python_str(value)
+  if value == json.null or value == nil then
+    return "None"
+  elseif type(value) == "boolean" then
+    return value and "True" or "False"
+  elseif type(value) == "number" then
+    if value == math.floor(value) and math.abs(value) < 2 ^ 53 then
+      return ("%d"):format(value)
+    end
+    for digits = 15, 17 do -- the shortest text that reads back the same, as Python's repr
+      local text = ("%." .. digits .. "g"):format(value)
+      if tonumber(text) == value then
+        return text
+      end
+    end
+  elseif type(value) ~= "table" then
+    return tostring(value)
+  end
+  local items = {}
+  if json.is_array(value) then
+    for i, item in ipairs(value) do
+      items[i] = python_repr(item)
+    end
+    return "[" .. table.concat(items, ", ") .. "]"
+  end
+  local keys = {}
+  for key in pairs(value) do
+    keys[#keys + 1] = key
+  end
+  table.sort(keys)
+  for i, key in ipairs(keys) do
+    items[i] = python_repr(key) .. ": " .. python_repr(value[key])
+  end
+  return "{" .. table.concat(items, ", ") .. "}"
+end
+util.python_str = python_str
 
 --- A JSON array of view(item) for each item of list.
 function util.map(list, view)
