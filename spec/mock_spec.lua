@@ -364,13 +364,16 @@ describe("dify-mock", function()
     assert.equal("file", request.parts[2].name)
     assert.equal(data, request.parts[2].data)
 
+    -- previewed once a message of the app carries it
+    assert.equal(200, (call(srv, "POST", "/chat-messages", { query = "look", user = "u1", files = {
+      { type = "image", transfer_method = "local_file", upload_file_id = file.id } } })))
     local preview_status, bytes, headers = mock.request("GET",
       srv.url .. "/files/" .. file.id .. "/preview?as_attachment=true&user=u1",
       nil, { authorization = "Bearer " .. APP_KEY })
     assert.equal(200, preview_status)
     assert.equal(data, bytes)
-    assert.equal("image/png", headers["content-type"])
-    assert.equal('attachment; filename="photo.png"', headers["content-disposition"])
+    assert.equal("application/octet-stream", headers["content-type"])
+    assert.equal("attachment; filename*=UTF-8''photo.png", headers["content-disposition"])
 
     local no_file_status, no_file = call(srv, "POST", "/files/upload",
       build_multipart(boundary, { user = "u1" }),
@@ -384,7 +387,7 @@ describe("dify-mock", function()
     local cases = {
       { "GET", "/messages?user=u1&conversation_id=" .. nobody, nil, "not_found" },
       { "POST", "/messages/" .. nobody .. "/feedbacks", { rating = "like", user = "u1" }, "not_found" },
-      { "GET", "/files/" .. nobody .. "/preview", nil, "not_found" },
+      { "GET", "/files/" .. nobody .. "/preview", nil, "file_not_found" },
     }
     for _, case in ipairs(cases) do
       local status, body = call(srv, case[1], case[2], case[3])

@@ -39,6 +39,20 @@ function util.hex(n)
   return table.concat(digits)
 end
 
+--- A signed-looking file URL on the host the request named, as Dify signs
+-- its FILES_URL links (timestamp, nonce, sign).
+function util.signed_url(req, path, extra)
+  local host = req.headers["host"] or "localhost"
+  return ("http://%s%s?timestamp=%d&nonce=%s&sign=%s%s"):format(
+    host, path, util.now(), util.hex(32), util.hex(43), extra or "")
+end
+
+--- `attachment; filename*=UTF-8''…`, the only form Dify sends (RFC 5987).
+function util.attachment_disposition(name)
+  local encoded = name:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)
+  return "attachment; filename*=UTF-8''" .. encoded
+end
+
 ---------------------------------------------------------------------------
 -- Errors: handlers raise them, the server turns them into Dify's error body
 ---------------------------------------------------------------------------
