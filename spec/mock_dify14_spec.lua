@@ -161,6 +161,7 @@ describe("dify-mock as Dify 1.14.2", function()
 
     it("puts X-Version, X-Env and a fresh X-Trace-Id on errors, streams and 204s", function()
       local _, _, unauthorized = mock.request("GET", srv.url .. "/parameters")
+      assert.equal('Bearer realm="api"', unauthorized["www-authenticate"])
       local _, streamed = stream(srv, "/chat-messages", chat_body("hi"))
       local _, created = call(srv, "POST", "/apps/annotations", { question = "q", answer = "a" })
       local deleted_status, _, deleted = call(srv, "DELETE", "/apps/annotations/" .. created.id)

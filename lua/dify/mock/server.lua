@@ -38,9 +38,12 @@ local function send_json(res, status, value, extra_headers)
   res:send(status, headers, json.encode(value))
 end
 
-local function send_error(res, status, code, message)
-  send_json(res, status, util.error_body(status, code, message))
+local function send_error(res, status, code, message, extra_headers)
+  send_json(res, status, util.error_body(status, code, message), extra_headers)
 end
+
+-- Dify's 401s also name the scheme they want (libs/external_api.py).
+local CHALLENGE = { { "WWW-Authenticate", 'Bearer realm="api"' } }
 
 local function send_not_found_page(res)
   res:send(404, { { "Content-Type", flask.HTML } }, flask.NOT_FOUND_PAGE)
@@ -55,7 +58,7 @@ local function send_api_error(res, err)
   elseif err.body then
     send_json(res, err.status, err.body)
   else
-    send_error(res, err.status, err.code, err.message)
+    send_error(res, err.status, err.code, err.message, err.status == 401 and CHALLENGE or nil)
   end
 end
 
