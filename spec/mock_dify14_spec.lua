@@ -618,6 +618,16 @@ describe("dify-mock as Dify 1.14.2", function()
       assert.equal("workflow_finished", names(whole)[#whole])
     end)
 
+    it("a chatflow's task is stopped through the chat route, not the workflow one", function()
+      local _, _, frames = paused_run("/chat-messages", chat_body("pause"))
+      local task_id = frames[2].task_id
+      local status, body = call(srv, "POST", "/workflows/tasks/" .. task_id .. "/stop", { user = "u1" })
+      assert.same({ 400, "not_workflow_app" }, { status, body.code })
+      assert.equal(200, (call(srv, "POST", "/chat-messages/" .. task_id .. "/stop", { user = "u1" })))
+      local _, detail = call(srv, "GET", "/workflows/run/" .. frames[2].workflow_run_id)
+      assert.equal("stopped", detail.status)
+    end)
+
     it("a stop request ends a paused run for whoever follows it", function()
       local run_id, _, frames = paused_run("/workflows/run", workflow_body({ scenario = "pause" }))
       local reader = events_of(run_id)

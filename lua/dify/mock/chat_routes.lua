@@ -110,8 +110,14 @@ function chat.run_stream(ctx, kind, task_id, list)
   return task
 end
 
+-- The workflow stop route is a workflow app's only: Dify answers a
+-- chatflow's task there with not_workflow_app (its stop is the chat one).
 local function stop_route(kind)
   return function(ctx)
+    local task = ctx.state.tasks[ctx.params.task_id]
+    if kind == "workflow" and task and task.run and task.run.app == "chatflow" then
+      fail(400, "not_workflow_app", "Please check if your app mode matches the right API route.")
+    end
     ctx.state:stop_task(kind, ctx.params.task_id, ctx.user)
     return 200, SUCCESS
   end
