@@ -252,13 +252,11 @@ local function check_document_options(dataset, options)
   end
 end
 
--- The dataset keeps the processing rule of its documents: the first one
--- given, or Dify's automatic rule when a text document came without one.
+-- The dataset keeps the latest processing rule a document came with (and
+-- State:create_document gives it Dify's automatic one otherwise).
 local function keep_process_rule(dataset, options)
   if json.is_object(options.process_rule) then
     dataset.process_rule = options.process_rule
-  elseif not dataset.process_rule then
-    dataset.process_rule = json.object({ mode = "automatic", rules = json.object() })
   end
 end
 

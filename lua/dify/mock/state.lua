@@ -387,6 +387,9 @@ function State:create_document(dataset, fields)
   for _, paragraph in ipairs(split_paragraphs(fields.text)) do
     self:add_segment(document, { content = paragraph })
   end
+  -- a dataset with a document has a processing rule: Dify's automatic one
+  -- unless the document came with its own
+  dataset.process_rule = dataset.process_rule or json.object({ mode = "automatic", rules = json.object() })
   dataset.documents[document.id] = document
   dataset.document_list[#dataset.document_list + 1] = document
   self.batches[batch] = { { dataset_id = dataset.id, document_id = document.id } }
