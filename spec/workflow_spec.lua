@@ -32,8 +32,7 @@ describe("workflow apps", function()
       assert.is_string(stream.task_id)
     end
     for _, kind in ipairs{ "workflow_started", "node_started", "node_finished", "text_chunk",
-      "iteration_started", "iteration_next", "iteration_completed",
-      "parallel_branch_started", "parallel_branch_finished", "workflow_finished" } do
+      "iteration_started", "iteration_next", "iteration_completed", "workflow_finished" } do
       assert.truthy(seen[kind], kind)
     end
     assert.equal("workflow_finished", order[#order])
