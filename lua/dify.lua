@@ -305,7 +305,7 @@ function Client:_prepare(route, fields, level, template)
     timeout = fields.timeout,
     on_progress = fields.on_progress,
   }
-  if route.send == "query" then
+  if route.send == "query" or route.send == "none" then
     local query = request.query(payload)
     if query ~= "" then req.url = req.url .. "?" .. query end
   elseif route.send == "multipart" then

@@ -5,7 +5,8 @@
 --  * `params`: names of the positional arguments, in order; a further table
 --    argument holds the other fields. Fields named in `path` fill it.
 --  * `send`: where the remaining fields go: "json" (default for POST, PUT,
---    PATCH, DELETE), "query" (default for GET), "multipart".
+--    PATCH, DELETE), "query" (default for GET), "multipart", or "none" (the
+--    route takes no body: any further fields go in the query string).
 --  * `mode`: "blocking" or "streaming" fills `response_mode`; `stream = true`
 --    makes the call return an event stream.
 --  * `inputs`: `inputs` is always sent (as `{}` when absent); implied by `mode`.
@@ -84,7 +85,7 @@ local routes = {
     required = { question = "string", answer = "string" } },
   { name = "update_annotation", method = "PUT", path = "/apps/annotations/{annotation_id}",
     params = { "annotation_id" }, user = false, required = { question = "string", answer = "string" } },
-  { name = "delete_annotation", method = "DELETE", path = "/apps/annotations/{annotation_id}",
+  { name = "delete_annotation", send = "none", method = "DELETE", path = "/apps/annotations/{annotation_id}",
     params = { "annotation_id" }, user = false, result = "ok" },
   { name = "annotation_reply", method = "POST", path = "/apps/annotation-reply/{action}",
     params = { "action" }, user = false, one_of = { action = { "enable", "disable" } },
@@ -125,7 +126,8 @@ local routes = {
     user = false },
   { name = "update_dataset", method = "PATCH", path = "/datasets/{dataset_id}", params = { "dataset_id" },
     user = false },
-  { name = "delete_dataset", method = "DELETE", path = "/datasets/{dataset_id}", params = { "dataset_id" },
+  { name = "delete_dataset", send = "none", method = "DELETE", path = "/datasets/{dataset_id}",
+    params = { "dataset_id" },
     user = false, result = "ok" },
 
   { name = "create_document_by_text", method = "POST", path = "/datasets/{dataset_id}/document/create-by-text",
@@ -146,7 +148,7 @@ local routes = {
     params = { "dataset_id" }, user = false, paging = "page" },
   { name = "get_document", method = "GET", path = "/datasets/{dataset_id}/documents/{document_id}",
     params = { "dataset_id", "document_id" }, user = false },
-  { name = "delete_document", method = "DELETE", path = "/datasets/{dataset_id}/documents/{document_id}",
+  { name = "delete_document", send = "none", method = "DELETE", path = "/datasets/{dataset_id}/documents/{document_id}",
     params = { "dataset_id", "document_id" }, user = false, result = "ok" },
   -- Dify 1.14+: the update-by-file routes above stay for older servers.
   { name = "update_document", method = "PATCH", path = "/datasets/{dataset_id}/documents/{document_id}",
@@ -171,7 +173,7 @@ local routes = {
   { name = "update_segment", method = "POST",
     path = "/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}",
     params = { "dataset_id", "document_id", "segment_id" }, user = false, required = { segment = "table" } },
-  { name = "delete_segment", method = "DELETE",
+  { name = "delete_segment", send = "none", method = "DELETE",
     path = "/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}",
     params = { "dataset_id", "document_id", "segment_id" }, user = false, result = "ok" },
   { name = "create_child_chunk", method = "POST",
@@ -184,7 +186,7 @@ local routes = {
     path = "/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}/child_chunks/{child_chunk_id}",
     params = { "dataset_id", "document_id", "segment_id", "child_chunk_id" }, user = false,
     required = { content = "string" } },
-  { name = "delete_child_chunk", method = "DELETE",
+  { name = "delete_child_chunk", send = "none", method = "DELETE",
     path = "/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}/child_chunks/{child_chunk_id}",
     params = { "dataset_id", "document_id", "segment_id", "child_chunk_id" }, user = false, result = "ok" },
 
@@ -194,11 +196,12 @@ local routes = {
     params = { "dataset_id" }, user = false },
   { name = "update_metadata", method = "PATCH", path = "/datasets/{dataset_id}/metadata/{metadata_id}",
     params = { "dataset_id", "metadata_id" }, user = false, required = { name = "string" } },
-  { name = "delete_metadata", method = "DELETE", path = "/datasets/{dataset_id}/metadata/{metadata_id}",
+  { name = "delete_metadata", send = "none", method = "DELETE", path = "/datasets/{dataset_id}/metadata/{metadata_id}",
     params = { "dataset_id", "metadata_id" }, user = false, result = "ok" },
   { name = "list_built_in_metadata", method = "GET", path = "/datasets/{dataset_id}/metadata/built-in",
     params = { "dataset_id" }, user = false },
-  { name = "built_in_metadata", method = "POST", path = "/datasets/{dataset_id}/metadata/built-in/{action}",
+  { name = "built_in_metadata", send = "none", method = "POST",
+    path = "/datasets/{dataset_id}/metadata/built-in/{action}",
     params = { "dataset_id", "action" }, user = false },
   { name = "update_document_metadata", method = "POST", path = "/datasets/{dataset_id}/documents/metadata",
     params = { "dataset_id" }, user = false, required = { operation_data = "table" } },

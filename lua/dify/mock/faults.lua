@@ -11,6 +11,7 @@
 --                        responses: wait S seconds before answering)
 --   drip:MS              MS milliseconds between frames / chunks
 --   close_mid            after the first event, half of the next frame, then hang up
+--   cut_frame            after the first event, half of the next frame, then a clean end
 --   no_terminal          leave out the terminal event, end the body cleanly
 --   error_event          after the first message event, an `error` event, end
 --   bad_json             one extra frame `data: {not json` after the first event
@@ -44,7 +45,7 @@ local NUMERIC = { ping = true, stall = true, drip = true, big = true, html = tru
   times = true }
 local FLAGS = {
   split1 = true, crlf = true, cr = true, comment = true, bom = true,
-  close_mid = true, no_terminal = true, error_event = true, bad_json = true,
+  close_mid = true, cut_frame = true, no_terminal = true, error_event = true, bad_json = true,
   old_server = true, gzip = true, close_delimited = true, empty200 = true, hangup = true,
   no_index = true, parallel_branches = true, no_message_end = true,
 }

@@ -201,6 +201,12 @@ function stream.sse(res, events, active, task, options)
     if i == 2 and active.close_mid then
       writer:cut(event)
     end
+    if i == 2 and active.cut_frame then
+      -- Half a frame, then a clean end of the body: the event is lost.
+      local frame = writer:data_frame(json.encode(event))
+      writer:write(frame:sub(1, #frame // 2))
+      break
+    end
     emit(writer, event, publish, not (i == #events and active.no_terminal))
     if i == 1 and active.bad_json then
       writer:write(writer:data_frame("{not json"))
