@@ -208,7 +208,8 @@ local function drive(srv)
   call(app, "stop_workflow", wf_stream and wf_stream.task_id or first(wf_events, "task_id") or ZERO_ID)
   call(app, "workflow_run", run_id)
   local replayed = read_stream(app, "workflow_events",
-    wf_stream and wf_stream.workflow_run_id or first(wf_events, "workflow_run_id") or run_id)
+    wf_stream and wf_stream.workflow_run_id or first(wf_events, "workflow_run_id") or run_id,
+    { include_state_snapshot = false })
   call(app, "workflow_logs", { page = 1, limit = 20, status = "succeeded" })
   local form_token = first(wf_events, "form_token") or first(chat_events, "form_token")
     or first(replayed, "form_token") or "contract-check-form-token"
@@ -250,7 +251,7 @@ local function drive(srv)
   local created = call(kb, "create_segments", ds, doc, { segments = { { content = "A segment.",
     keywords = { "segment" } } } }) or {}
   local segment = created.data and created.data[1] and created.data[1].id or ZERO_ID
-  call(kb, "list_segments", ds, doc, { page = 1, limit = 20 })
+  call(kb, "list_segments", ds, doc, { page = 1, limit = 20, status = { "completed" } })
   call(kb, "get_segment", ds, doc, segment)
   call(kb, "update_segment", ds, doc, segment, { segment = { content = "A changed segment.",
     keywords = { "segment" }, enabled = true } })
@@ -276,6 +277,7 @@ local function drive(srv)
   call(kb, "update_tag", { tag_id = tag.id, name = "contract-check" })
   call(kb, "bind_tags", { tag_ids = { tag.id }, target_id = ds })
   call(kb, "get_dataset_tags", ds)
+  call(kb, "list_datasets", { keyword = "Contract", tag_ids = { tag.id } }) -- an array as repeated keys
   call(kb, "unbind_tag", { tag_ids = { tag.id }, target_id = ds })
   call(kb, "delete_tag", { tag_id = tag.id })
 
