@@ -46,14 +46,15 @@ describe("chat", function()
     end)
 
     it("returns an api error for Dify's error body", function()
-      local answer, err = client:chat{ query = "q", conversation_id = "no-such-conversation" }
+      local nobody = "00000000-0000-4000-8000-000000000000" -- a UUID no conversation has
+      local answer, err = client:chat{ query = "q", conversation_id = nobody }
       assert.is_nil(answer)
       assert.equal("api", err.kind)
       assert.equal(404, err.status)
-      assert.equal("conversation_not_exists", err.code)
+      assert.equal("not_found", err.code)
       assert.is_string(err.message)
       assert.matches("404", tostring(err))
-      assert.matches("conversation_not_exists", tostring(err))
+      assert.matches("not_found", tostring(err))
     end)
 
     it("returns an api error for a bad key, without the key in it", function()
@@ -147,7 +148,7 @@ describe("chat", function()
       end
     end)
 
-    it("passes workflow events of a chatflow through, workflow_finished before message_end", function()
+    it("passes workflow events of a chatflow through, message_end before workflow_finished", function()
       local kinds = {}
       for ev in assert(client:chat_stream{ query = "workflow" }) do kinds[#kinds + 1] = ev.event end
       local seen = {}
@@ -155,8 +156,8 @@ describe("chat", function()
       assert.truthy(seen.workflow_started)
       assert.truthy(seen.node_started)
       assert.truthy(seen.workflow_finished)
-      assert.is_true(seen.workflow_finished < seen.message_end)
-      assert.equal("message_end", kinds[#kinds])
+      assert.is_true(seen.message_end < seen.workflow_finished) -- Dify 1.13.1+
+      assert.equal("workflow_finished", kinds[#kinds])
     end)
 
     it("raises the api error when Dify sends an error event, after the events before it", function()
@@ -175,9 +176,9 @@ describe("chat", function()
       assert.is_nil(stream)
       assert.equal("api", err.kind)
       assert.equal(429, err.status)
-      stream, err = client:chat_stream{ query = "x", conversation_id = "missing" }
+      stream, err = client:chat_stream{ query = "x", conversation_id = "00000000-0000-4000-8000-000000000000" }
       assert.is_nil(stream)
-      assert.equal("conversation_not_exists", err.code)
+      assert.equal("not_found", err.code)
     end)
 
     it("returns itself as the generic-for closing value", function()

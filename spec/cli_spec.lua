@@ -101,10 +101,10 @@ describe("bin/dify", function()
     end)
 
     it("exits 1 with Dify's error on stderr", function()
-      local code, out, err = run(srv, { "chat", "-c", "missing", "hi" })
+      local code, out, err = run(srv, { "chat", "-c", "00000000-0000-4000-8000-000000000000", "hi" })
       assert.equal(1, code)
       assert.equal("", out)
-      assert.matches("conversation_not_exists", err, 1, true)
+      assert.matches("Conversation Not Exists", err, 1, true)
     end)
 
     it("ends the answer's line before an error in mid-stream", function()

@@ -46,6 +46,9 @@ describe("on " .. (rawget(_G, "jit") and jit.version or _VERSION), function()
     local data = "\0a\255\0" .. "é"
     local file = assert(client:upload_file{ data = data, filename = "blob.bin" })
     assert.equal(#data, file.size)
+    -- Dify previews only files attached to one of the app's messages
+    assert(client:chat{ query = "see file", files = {
+      { type = "document", transfer_method = "local_file", upload_file_id = file.id } } })
     local bytes = assert(client:file_preview(file.id))
     assert.equal(data, bytes)
   end)

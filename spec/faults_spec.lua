@@ -160,11 +160,12 @@ describe("faults", function()
       assert.equal("unauthorized", err.code)
     end)
 
-    it("404 conversation_not_exists: api error", function()
-      local _, err = client:chat{ query = "q", conversation_id = "gone" }
+    it("404 Conversation Not Exists: api error", function()
+      local nobody = "00000000-0000-4000-8000-000000000000" -- a UUID no conversation has
+      local _, err = client:chat{ query = "q", conversation_id = nobody }
       assert.equal("api", err.kind)
       assert.equal(404, err.status)
-      assert.equal("conversation_not_exists", err.code)
+      assert.equal("not_found", err.code)
     end)
 
     it("413 on upload: api error file_too_large", function()

@@ -60,8 +60,15 @@ describe("files and audio", function()
   end)
 
   describe("client:file_preview", function()
+    -- Dify previews only files attached to one of the app's messages.
+    local function attach(file)
+      assert(client:chat{ query = "see file", files = {
+        { type = "document", transfer_method = "local_file", upload_file_id = file.id } } })
+      return file
+    end
+
     it("returns the uploaded bytes and their content type", function()
-      local file = assert(client:upload_file{ data = "hello preview", filename = "p.txt" })
+      local file = attach(assert(client:upload_file{ data = "hello preview", filename = "p.txt" }))
       local bytes, content_type = client:file_preview(file.id)
       assert.equal("hello preview", bytes)
       assert.matches("^text/plain", content_type)
@@ -69,12 +76,12 @@ describe("files and audio", function()
     end)
 
     it("writes to an output path and asks for an attachment", function()
-      local file = assert(client:upload_file{ data = ("z"):rep(50000), filename = "z.txt" })
+      local file = attach(assert(client:upload_file{ data = ("z"):rep(50000), filename = "z.txt" }))
       local out = os.tmpname()
       finally(function() os.remove(out) end)
       local ok, content_type = client:file_preview(file.id, { as_attachment = true, output = out })
       assert.is_true(ok)
-      assert.matches("^text/plain", content_type)
+      assert.equal("application/octet-stream", content_type) -- what Dify sends an attachment as
       assert.equal(("z"):rep(50000), support.read_file(out))
       assert.equal("true", srv.last("/preview").args.as_attachment)
       assert.is_nil(support.read_file(out .. ".part"))

@@ -44,7 +44,7 @@ describe("hooks", function()
   end)
 
   it("on_response names the error kind of a failed call", function()
-    client:chat{ query = "q", conversation_id = "missing" }
+    client:chat{ query = "q", conversation_id = "00000000-0000-4000-8000-000000000000" } -- a UUID no conversation has
     assert.equal(404, seen.on_response[1].status)
     assert.equal("api", seen.on_response[1].error)
   end)

@@ -127,12 +127,12 @@ describe("dify-mock", function()
     srv.reset()
   end)
 
-  it("prints its address on one line and answers on the root", function()
+  it("prints its address on one line and answers its version on the API index", function()
     assert.matches("^http://127%.0%.0%.1:%d+/v1$", srv.url)
-    local status, body, headers = mock.request("GET", srv.root .. "/")
+    local status, body, headers = mock.request("GET", srv.url .. "/")
     assert.equal(200, status)
-    assert.same({ version = "1.9.0" }, json.decode(body))
-    assert.equal("1.9.0", headers["x-version"])
+    assert.same({ welcome = "Dify OpenAPI", api_version = "v1", server_version = "1.14.2" }, json.decode(body))
+    assert.equal("1.14.2", headers["x-version"])
   end)
 
   it("prints usage with --help", function()
@@ -337,14 +337,14 @@ describe("dify-mock", function()
       assert.is_nil(body:find("message_end", 1, true))
     end)
 
-    it("streams a chatflow with workflow_finished before message_end", function()
+    it("streams a chatflow with message_end before workflow_finished", function()
       local names = {}
       for _, event in ipairs(sse_events((stream_with("", "workflow")), "\n")) do
         names[#names + 1] = event.event
       end
       assert.equal("workflow_started", names[1])
-      assert.equal("workflow_finished", names[#names - 1])
-      assert.equal("message_end", names[#names])
+      assert.equal("message_end", names[#names - 1])
+      assert.equal("workflow_finished", names[#names])
     end)
   end)
 
@@ -364,13 +364,16 @@ describe("dify-mock", function()
     assert.equal("file", request.parts[2].name)
     assert.equal(data, request.parts[2].data)
 
+    -- previewed once a message of the app carries it
+    assert.equal(200, (call(srv, "POST", "/chat-messages", { query = "look", user = "u1", files = {
+      { type = "image", transfer_method = "local_file", upload_file_id = file.id } } })))
     local preview_status, bytes, headers = mock.request("GET",
       srv.url .. "/files/" .. file.id .. "/preview?as_attachment=true&user=u1",
       nil, { authorization = "Bearer " .. APP_KEY })
     assert.equal(200, preview_status)
     assert.equal(data, bytes)
-    assert.equal("image/png", headers["content-type"])
-    assert.equal('attachment; filename="photo.png"', headers["content-disposition"])
+    assert.equal("application/octet-stream", headers["content-type"])
+    assert.equal("attachment; filename*=UTF-8''photo.png", headers["content-disposition"])
 
     local no_file_status, no_file = call(srv, "POST", "/files/upload",
       build_multipart(boundary, { user = "u1" }),
@@ -380,11 +383,11 @@ describe("dify-mock", function()
   end)
 
   it("answers 404 with Dify's codes", function()
+    local nobody = "00000000-0000-4000-8000-000000000000" -- a UUID no record has
     local cases = {
-      { "GET", "/no-such-route", nil, "not_found" },
-      { "GET", "/messages?user=u1&conversation_id=nope", nil, "conversation_not_exists" },
-      { "POST", "/messages/nope/feedbacks", { rating = "like", user = "u1" }, "message_not_exists" },
-      { "GET", "/files/nope/preview", nil, "not_found" },
+      { "GET", "/messages?user=u1&conversation_id=" .. nobody, nil, "not_found" },
+      { "POST", "/messages/" .. nobody .. "/feedbacks", { rating = "like", user = "u1" }, "not_found" },
+      { "GET", "/files/" .. nobody .. "/preview", nil, "file_not_found" },
     }
     for _, case in ipairs(cases) do
       local status, body = call(srv, case[1], case[2], case[3])
@@ -438,7 +441,7 @@ describe("dify-mock", function()
     assert.equal(0, #srv.requests())
     local status, body = call(srv, "GET", "/messages?user=u1&conversation_id=" .. answer.conversation_id)
     assert.equal(404, status)
-    assert.equal("conversation_not_exists", body.code)
+    assert.equal("not_found", body.code)
   end)
 
   it("applies faults to one request only", function()

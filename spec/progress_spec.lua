@@ -30,6 +30,9 @@ describe("download progress", function()
   it("reports the bytes of file_preview written to a path", function()
     local data = ("0123456789"):rep(50000)
     local file = assert(client:upload_file{ data = data, filename = "big.txt" })
+    -- Dify previews only files attached to one of the app's messages
+    assert(client:chat{ query = "see file", files = {
+      { type = "document", transfer_method = "local_file", upload_file_id = file.id } } })
     local path = os.tmpname()
     finally(function() os.remove(path) end)
     local seen = recorder()

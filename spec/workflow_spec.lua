@@ -32,8 +32,7 @@ describe("workflow apps", function()
       assert.is_string(stream.task_id)
     end
     for _, kind in ipairs{ "workflow_started", "node_started", "node_finished", "text_chunk",
-      "iteration_started", "iteration_next", "iteration_completed",
-      "parallel_branch_started", "parallel_branch_finished", "workflow_finished" } do
+      "iteration_started", "iteration_next", "iteration_completed", "workflow_finished" } do
       assert.truthy(seen[kind], kind)
     end
     assert.equal("workflow_finished", order[#order])
@@ -123,11 +122,11 @@ describe("client:probe", function()
   setup(function() srv = support.start() end)
   teardown(function() srv.stop() end)
 
-  it("reads the server's version from the root", function()
+  it("reads the server's version from the API index", function()
     local info = assert(support.client(srv):probe())
     assert.equal(200, info.status)
-    assert.equal("1.9.0", info.version)
-    assert.equal("/", srv.last().path)
+    assert.equal("1.14.2", info.version)
+    assert.equal("/v1/", srv.last().path)
   end)
 
   it("returns a network error when the server is down", function()

@@ -25,28 +25,40 @@ end
 -- POST /audio-to-text (multipart: file, user)
 local function audio_to_text(ctx)
   local part = file_parts(ctx)[1]
-  if not part then
-    fail(400, "no_audio_uploaded", "Please upload your audio.")
+  if not part then -- Dify reads request.files["file"]: werkzeug's KeyError answer
+    fail(400, "bad_request_key_error",
+      "The browser (or proxy) sent a request that this server could not understand.")
   end
   return 200, json.object({
     text = ("transcribed %s (%d bytes)"):format(part.filename or "", part.size),
   })
 end
 
+-- The number of audio bytes a text_to_audio call answers, or nil where Dify
+-- answers `null`: message_id wins over text, and a message_id that names no
+-- message (or one without an answer) leaves Dify with nothing to read out.
+local function audio_size(ctx, text, message_id)
+  if message_id and message_id ~= "" then
+    local message = ctx.state.messages[message_id]
+    if not message or message.answer == "" then
+      return nil
+    end
+    return 1000
+  elseif text and text ~= "" then
+    return #text * 100
+  end
+  fail(400, "invalid_param", "Text is required")
+end
+
 -- POST /text-to-audio: deterministic "MP3" bytes, #text * 100 long (1000 for
--- a message_id alone), streamed in four chunks.
+-- a message_id), streamed in four chunks.
 local function text_to_audio(ctx)
   local text = util.string_field(ctx.body, "text", false)
   local message_id = util.string_field(ctx.body, "message_id", false)
   util.string_field(ctx.body, "voice", false)
-  local size
-  if text and text ~= "" then
-    size = #text * 100
-  elseif message_id and message_id ~= "" then
-    ctx.state:message_of(ctx.user, message_id)
-    size = 1000
-  else
-    fail(400, "invalid_param", "text or message_id is required")
+  local size = audio_size(ctx, text, message_id)
+  if not size then
+    return ctx.res:send(200, { { "Content-Type", "application/json" } }, "null")
   end
   local audio = util.fake_audio(size)
   local piece_size = math.max(1, -(-size // 4)) -- ceiling division
@@ -61,10 +73,14 @@ end
 -- Files
 ---------------------------------------------------------------------------
 
-local function file_view(file)
+local function file_view(ctx, file)
   return json.object({
-    id = file.id, name = file.name, size = file.size, extension = file.extension,
+    id = file.id, reference = json.null, name = file.name, size = file.size, extension = file.extension,
     mime_type = file.mime_type, created_by = file.created_by, created_at = file.created_at,
+    preview_url = util.signed_url(ctx.req, "/files/" .. file.id .. "/file-preview"),
+    source_url = util.signed_url(ctx.req, "/files/" .. file.id .. "/file-preview"),
+    original_url = json.null, user_id = json.null, tenant_id = ctx.state.tenant_id,
+    conversation_id = json.null, file_key = json.null,
   })
 end
 
@@ -92,26 +108,25 @@ local function upload_file(ctx)
     data = part.data,
   }
   ctx.state.files[file.id] = file
-  return 201, file_view(file)
+  return 201, file_view(ctx, file)
 end
 
-local function attachment_disposition(name)
-  local quoted = name:gsub('[\\"]', "\\%0"):gsub("[\r\n]", "_")
-  local value = ('attachment; filename="%s"'):format(quoted)
-  if name:find("[\128-\255]") then -- RFC 6266: add the exact UTF-8 name
-    local encoded = name:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)
-    value = value .. "; filename*=UTF-8''" .. encoded
-  end
-  return value
-end
+-- Pydantic's reading of a boolean query argument (Dify 1.11+).
+local TRUE = { ["true"] = true, ["1"] = true, yes = true, on = true, t = true, y = true }
 
 -- GET /files/{file_id}/preview?as_attachment=&user=
+-- Only a file attached to one of the app's messages is served.
 local function preview_file(ctx)
-  local file = util.found(ctx.state.files[ctx.params.file_id], "File not found.")
+  local file = ctx.state.files[ctx.params.file_id]
+  if not file or not file.in_message then
+    fail(404, "file_not_found", "File not found in message context")
+  end
   local headers = { { "Content-Type", file.mime_type } }
-  local as_attachment = util.first(ctx.args.as_attachment)
-  if as_attachment == "true" or as_attachment == "1" then
-    headers[#headers + 1] = { "Content-Disposition", attachment_disposition(file.name) }
+  if TRUE[(util.first(ctx.args.as_attachment) or ""):lower()] then
+    headers = {
+      { "Content-Type", "application/octet-stream" },
+      { "Content-Disposition", util.attachment_disposition(file.name) },
+    }
   end
   ctx.res:send(200, headers, file.data)
 end
@@ -210,8 +225,9 @@ local function list_annotations(ctx)
       matching[#matching + 1] = annotation
     end
   end
-  local data, has_more = util.page(matching, page, limit)
-  return 200, json.object({ data = data, has_more = has_more, limit = limit, total = #matching, page = page })
+  local data = util.page(matching, page, limit)
+  -- Dify's has_more is "the page is full", so an exact last page says true
+  return 200, json.object({ data = data, has_more = #data == limit, limit = limit, total = #matching, page = page })
 end
 
 local function question_and_answer(ctx)
@@ -243,18 +259,18 @@ end
 
 local REPLY_ACTIONS = { enable = true, disable = true }
 
--- POST /apps/annotation-reply/{action}: the job is done at once.
+-- POST /apps/annotation-reply/{action}: the job is done at once.  Dify
+-- checks the three settings before it looks at the action (so `disable`
+-- needs them too), and an unknown action ends in an unbound variable: 500.
 local function annotation_reply(ctx)
   local action = ctx.params.action
-  if not REPLY_ACTIONS[action] then
-    fail(400, "invalid_param", "action must be enable or disable")
+  util.string_field(ctx.body, "embedding_provider_name", true)
+  util.string_field(ctx.body, "embedding_model_name", true)
+  if type(ctx.body.score_threshold) ~= "number" then
+    fail(400, "invalid_param", "score_threshold must be a number")
   end
-  if action == "enable" then
-    util.string_field(ctx.body, "embedding_provider_name", true)
-    util.string_field(ctx.body, "embedding_model_name", true)
-    if type(ctx.body.score_threshold) ~= "number" then
-      fail(400, "invalid_param", "score_threshold must be a number")
-    end
+  if not REPLY_ACTIONS[action] then
+    util.fail_unknown()
   end
   local job_id = util.uuid()
   ctx.state.annotation_jobs[job_id] = { action = action, status = "completed" }
@@ -270,22 +286,42 @@ local function annotation_reply_status(ctx)
   return 200, json.object({ job_id = ctx.params.job_id, job_status = job.status, error_msg = "" })
 end
 
+---------------------------------------------------------------------------
+-- End users
+---------------------------------------------------------------------------
+
+-- GET /end-users/{end_user_id}: an end user of this app (EndUserDetail).
+local function get_end_user(ctx)
+  local end_user = ctx.state.end_users_by_id[ctx.params.end_user_id]
+  if not end_user then
+    fail(404, "end_user_not_found", "End user not found.")
+  end
+  local stamp = util.iso(end_user.created_at) .. "Z"
+  return 200, json.object({
+    id = end_user.id, tenant_id = ctx.state.tenant_id, app_id = ctx.state.app_id,
+    type = "service-api", external_user_id = end_user.session_id, name = json.null,
+    is_anonymous = end_user.session_id == util.DEFAULT_USER, session_id = end_user.session_id,
+    created_at = stamp, updated_at = stamp,
+  })
+end
+
 function app.register(router)
-  local user = { user = true }
-  router:add("POST", "/audio-to-text", audio_to_text, user)
-  router:add("POST", "/text-to-audio", text_to_audio, user)
-  router:add("POST", "/files/upload", upload_file, user)
-  router:add("GET", "/files/:file_id/preview", preview_file)
+  local optional_user = { user = "optional" } -- Dify stands in DEFAULT-USER
+  router:add("POST", "/audio-to-text", audio_to_text, optional_user)
+  router:add("POST", "/text-to-audio", text_to_audio, optional_user)
+  router:add("POST", "/files/upload", upload_file, optional_user)
+  router:add("GET", "/files/:file_id:uuid/preview", preview_file, optional_user)
+  router:add("GET", "/end-users/:end_user_id:uuid", get_end_user)
   router:add("GET", "/parameters", constant(PARAMETERS))
   router:add("GET", "/info", constant(INFO))
   router:add("GET", "/meta", constant(META))
   router:add("GET", "/site", constant(SITE))
   router:add("GET", "/apps/annotations", list_annotations)
   router:add("POST", "/apps/annotations", create_annotation)
-  router:add("PUT", "/apps/annotations/:annotation_id", update_annotation)
-  router:add("DELETE", "/apps/annotations/:annotation_id", delete_annotation)
+  router:add("PUT", "/apps/annotations/:annotation_id:uuid", update_annotation)
+  router:add("DELETE", "/apps/annotations/:annotation_id:uuid", delete_annotation)
   router:add("POST", "/apps/annotation-reply/:action", annotation_reply)
-  router:add("GET", "/apps/annotation-reply/:action/status/:job_id", annotation_reply_status)
+  router:add("GET", "/apps/annotation-reply/:action/status/:job_id:uuid", annotation_reply_status)
 end
 
 return app

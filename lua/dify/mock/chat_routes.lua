@@ -2,7 +2,11 @@
 -- stopping, feedback, history, conversations and their variables.
 
 local events = require("dify.mock.events")
+local flows = require("dify.mock.flows")
+local human_input = require("dify.mock.human_input")
+local is_uuid = require("dify.mock.router").is_uuid
 local json = require("dify.mock.json")
+local runs = require("dify.mock.runs")
 local stream = require("dify.mock.stream")
 local util = require("dify.mock.util")
 
@@ -23,18 +27,35 @@ local function conversation_view(c)
   })
 end
 
+-- A chatflow message that paused on a Human Input node lists the form.
+local function extra_contents(m)
+  if m.form then
+    return json.array({ human_input.message_content(m.form) })
+  end
+  return json.array()
+end
+
 local function message_view(m)
   return json.object({
-    id = m.id, conversation_id = m.conversation_id, inputs = m.inputs, query = m.query,
-    answer = m.answer, message_files = m.message_files, feedback = m.feedback,
+    id = m.id, conversation_id = m.conversation_id, parent_message_id = m.parent_message_id,
+    inputs = m.inputs, query = m.query, answer = m.answer, status = m.status, error = m.error,
+    message_files = m.message_files, feedback = m.feedback,
     retriever_resources = m.retriever_resources, agent_thoughts = m.agent_thoughts,
-    created_at = m.created_at,
+    extra_contents = extra_contents(m), created_at = m.created_at,
   })
+end
+
+-- Dify sends a variable's value as str(value) (None stays null).
+local function value_text(value)
+  if value == nil or value == json.null or type(value) == "string" then
+    return value
+  end
+  return util.python_str(value)
 end
 
 local function variable_view(v)
   return json.object({
-    id = v.id, name = v.name, value_type = v.value_type, value = v.value,
+    id = v.id, name = v.name, value_type = v.value_type, value = value_text(v.value),
     description = v.description, created_at = v.created_at, updated_at = v.updated_at,
   })
 end
@@ -63,9 +84,11 @@ function chat.message_files(ctx)
     end
     local url = file.url
     if file.transfer_method == "local_file" then
-      if not ctx.state.files[file.upload_file_id] then
+      local upload = ctx.state.files[file.upload_file_id]
+      if not upload then
         fail(400, "invalid_param", "upload_file_id does not name an uploaded file")
       end
+      upload.in_message = true -- from now on its preview is served
       url = "/files/" .. file.upload_file_id .. "/preview"
     elseif type(url) ~= "string" or url == "" then
       fail(400, "invalid_param", "a remote_url file needs a url")
@@ -75,7 +98,8 @@ function chat.message_files(ctx)
   return result
 end
 
---- Streams `list` for a task that stop requests can reach; returns the task.
+--- Streams `list` (an app without a workflow) for a task that stop
+-- requests can reach; returns the task.
 function chat.run_stream(ctx, kind, task_id, list)
   local task = ctx.state:start_task(task_id, kind)
   local ok, err = pcall(stream.sse, ctx.res, list, ctx.faults, task)
@@ -124,17 +148,98 @@ end
 -- Handlers
 ---------------------------------------------------------------------------
 
--- Stores a message in its conversation; returns the ids its answer carries.
+-- Stores a message in its conversation; returns it and the ids its answer carries.
 local function record_message(state, conversation, query, answer, inputs, message_files)
   local message = state:add_message(conversation, {
     query = query, answer = answer, inputs = inputs, message_files = message_files,
   })
-  return {
+  return message, {
     task_id = util.uuid(),
     message_id = message.id,
     conversation_id = conversation.id,
     created_at = message.created_at,
   }
+end
+
+-- The query names the kind of app the mock plays (docs/mock.md):
+-- a chatflow (with its scenario), an Agent Chat app, a New Agent app.
+local CHATFLOW_SCENARIOS = { workflow = "success", pause = "pause", fail = "fail", reasoning = "reasoning" }
+
+-- Agent apps only stream, each saying so in its own words.
+local function refuse_blocking_agent(query, mode)
+  if mode ~= "blocking" then
+    return
+  elseif query == "agent" then
+    fail(400, "invalid_param", "Agent Chat App does not support blocking mode")
+  elseif query == "new_agent" then
+    fail(400, "bad_request", "Agent App only supports streaming response mode.")
+  end
+end
+
+-- The blocking answer of a chatflow paused on a Human Input node (Dify 1.14).
+local function paused_answer(ids, run)
+  local paused = run.paused_event.data
+  local data = json.object({
+    id = ids.message_id, mode = "advanced-chat", conversation_id = ids.conversation_id,
+    message_id = ids.message_id, workflow_run_id = run.id, answer = "", metadata = json.object(),
+    created_at = ids.created_at, paused_nodes = paused.paused_nodes, reasons = paused.reasons,
+    status = "paused", elapsed_time = paused.elapsed_time, total_tokens = paused.total_tokens,
+    total_steps = paused.total_steps,
+  })
+  return json.object({
+    event = "workflow_paused", task_id = ids.task_id, id = ids.message_id, message_id = ids.message_id,
+    conversation_id = ids.conversation_id, mode = "advanced-chat", answer = "", metadata = json.object(),
+    created_at = ids.created_at, workflow_run_id = run.id, data = data,
+  })
+end
+
+-- A chatflow's answer: its workflow run, blocking or streamed.
+local function chatflow_message(ctx, message, ids, scenario, answer)
+  local state = ctx.state
+  ids.workflow_run_id, ids.workflow_id = util.uuid(), state.workflow_id
+  local run
+  run = runs.create(state, ids, {
+    app = "chatflow", workflow_id = ids.workflow_id, inputs = message.inputs, user = ctx.user,
+    task_id = ids.task_id, message = message,
+  }, {
+    scenario = scenario ~= "success" and scenario or nil,
+    no_message_end = ctx.faults.no_message_end,
+    new_form = function(node)
+      message.form = human_input.new_form(state, run, node, message.query)
+      return message.form
+    end,
+  })
+  flows.chatflow(run.flow, message.inputs, message.query, answer)
+  if util.response_mode(ctx.body) == "streaming" then
+    runs.stream(ctx, run, run.flow.list, "chat")
+    return
+  end
+  runs.complete(run, run.flow.list)
+  runs.task(state, run, "chat").streaming = false
+  if run.status == "paused" then
+    return 200, paused_answer(ids, run)
+  elseif run.status == "failed" then
+    fail(400, "invalid_param", "Run failed: " .. tostring(run.error))
+  end
+  return 200, blocking_answer(ids, "advanced-chat", message.query, answer, true)
+end
+
+-- Dify's UUIDStrOrEmpty fields: empty, or a UUID (else a pydantic 400).
+local function uuid_or_empty(value, name)
+  value = value and value:match("^%s*(.-)%s*$")
+  if value and value ~= "" and not is_uuid(value) then
+    fail(400, "invalid_param", name .. " must be a valid UUID")
+  end
+  return value ~= "" and value or nil
+end
+
+local function conversation_for(ctx, query, inputs)
+  local conversation_id = uuid_or_empty(util.string_field(ctx.body, "conversation_id", false), "conversation_id")
+  if conversation_id then
+    return ctx.state:conversation_of(ctx.user, conversation_id)
+  end
+  local name = ctx.body.auto_generate_name == false and "New conversation" or name_from(query)
+  return ctx.state:create_conversation(ctx.user, inputs, name)
 end
 
 -- POST /chat-messages
@@ -144,29 +249,23 @@ local function send_chat_message(ctx)
   local inputs = util.inputs(body, false)
   local mode = util.response_mode(body)
   local message_files = chat.message_files(ctx)
-
-  local conversation
-  local conversation_id = util.string_field(body, "conversation_id", false)
-  if conversation_id and conversation_id ~= "" then
-    conversation = state:conversation_of(ctx.user, conversation_id)
-  else
-    local name = body.auto_generate_name == false and "New conversation" or name_from(query)
-    conversation = state:create_conversation(ctx.user, inputs, name)
-  end
+  refuse_blocking_agent(query, mode)
+  local conversation = conversation_for(ctx, query, inputs)
 
   local answer = ctx.faults.big and util.filler(ctx.faults.big) or ("Echo: " .. query)
-  local ids = record_message(state, conversation, query, answer, inputs, message_files)
-
-  if mode == "blocking" then
+  local scenario = CHATFLOW_SCENARIOS[query]
+  -- a chatflow's message gets its answer when its run succeeds
+  local message, ids = record_message(state, conversation, query, scenario and "" or answer, inputs, message_files)
+  if scenario then
+    return chatflow_message(ctx, message, ids, scenario, answer)
+  elseif mode == "blocking" then
     return 200, blocking_answer(ids, "chat", query, answer, true)
   end
   local list
-  if query == "workflow" then -- behave like a chatflow app
-    ids.workflow_run_id = util.uuid()
-    ids.workflow_id = state.workflow_id
-    list = events.chatflow(ids, inputs, query, answer)
-  elseif query == "agent" then -- behave like an agent app
+  if query == "agent" then -- an Agent Chat app
     list = events.agent(ids, query, answer)
+  elseif query == "new_agent" then -- a New Agent app
+    list = events.new_agent(ids, query, answer)
   else
     list = events.chat(ids, query, answer)
   end
@@ -185,7 +284,7 @@ local function send_completion_message(ctx)
 
   -- Dify keeps completion messages in a conversation of their own
   local conversation = state:create_conversation(ctx.user, inputs, name_from(prompt))
-  local ids = record_message(state, conversation, prompt, answer, inputs, message_files)
+  local _, ids = record_message(state, conversation, prompt, answer, inputs, message_files)
   if mode == "blocking" then
     return 200, blocking_answer(ids, "completion", prompt, answer, false)
   end
@@ -234,15 +333,15 @@ end
 -- oldest id held as first_id gets the page before it.
 local function list_messages(ctx)
   local conversation_id = util.first(ctx.args.conversation_id)
-  if not conversation_id or conversation_id == "" then
+  if not conversation_id then
     fail(400, "invalid_param", "conversation_id is required")
   end
-  local conversation = ctx.state:conversation_of(ctx.user, conversation_id)
+  local conversation = ctx.state:conversation_of(ctx.user, uuid_or_empty(conversation_id, "conversation_id"))
   local limit = util.int_arg(ctx.args, "limit", 20, 1, 100)
   local messages = conversation.messages
   local last = #messages -- last index of the page
-  local first_id = util.first(ctx.args.first_id)
-  if first_id and first_id ~= "" then
+  local first_id = uuid_or_empty(util.first(ctx.args.first_id), "first_id")
+  if first_id then
     last = nil
     for i, message in ipairs(messages) do
       if message.id == first_id then
@@ -369,19 +468,21 @@ end
 
 function chat.register(router)
   local user = { user = true }
+  local optional_user = { user = "optional" } -- Dify stands in DEFAULT-USER
   router:add("POST", "/chat-messages", send_chat_message, user)
   router:add("POST", "/chat-messages/:task_id/stop", stop_route("chat"), user)
   router:add("POST", "/completion-messages", send_completion_message, user)
   router:add("POST", "/completion-messages/:task_id/stop", stop_route("completion"), user)
-  router:add("POST", "/messages/:message_id/feedbacks", post_feedback, user)
+  router:add("POST", "/messages/:message_id:uuid/feedbacks", post_feedback, user)
   router:add("GET", "/app/feedbacks", list_app_feedbacks)
-  router:add("GET", "/messages/:message_id/suggested", suggested_questions, user)
-  router:add("GET", "/messages", list_messages, user)
-  router:add("GET", "/conversations", list_conversations, user)
-  router:add("DELETE", "/conversations/:conversation_id", delete_conversation, user)
-  router:add("POST", "/conversations/:conversation_id/name", rename_conversation, user)
-  router:add("GET", "/conversations/:conversation_id/variables", list_variables, user)
-  router:add("PUT", "/conversations/:conversation_id/variables/:variable_id", update_variable, user)
+  router:add("GET", "/messages/:message_id:uuid/suggested", suggested_questions, user)
+  router:add("GET", "/messages", list_messages, optional_user)
+  router:add("GET", "/conversations", list_conversations, optional_user)
+  router:add("DELETE", "/conversations/:conversation_id:uuid", delete_conversation, optional_user)
+  router:add("POST", "/conversations/:conversation_id:uuid/name", rename_conversation, optional_user)
+  router:add("GET", "/conversations/:conversation_id:uuid/variables", list_variables, optional_user)
+  router:add("PUT", "/conversations/:conversation_id:uuid/variables/:variable_id:uuid", update_variable,
+    optional_user)
 end
 
 return chat

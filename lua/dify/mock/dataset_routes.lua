@@ -3,7 +3,9 @@
 -- Indexing is instantaneous: every document is "completed" when created.
 
 local json = require("dify.mock.json")
+local is_uuid = require("dify.mock.router").is_uuid
 local util = require("dify.mock.util")
+local zip = require("dify.mock.zip")
 
 local fail = util.fail
 
@@ -62,7 +64,8 @@ end
 ---------------------------------------------------------------------------
 
 local function tag_view(tag)
-  return json.object({ id = tag.id, name = tag.name, type = tag.type, binding_count = tag.binding_count })
+  -- Dify's field is a string ("0"), counted in SQL
+  return json.object({ id = tag.id, name = tag.name, type = tag.type, binding_count = tostring(tag.binding_count) })
 end
 
 local function dataset_view(state, d)
@@ -117,18 +120,6 @@ local function segment_view(segment)
   local view = util.pick(segment, SEGMENT_FIELDS)
   view.child_chunks = map(segment.child_chunks, child_chunk_view)
   return view
-end
-
-local function upload_file_view(document)
-  local file = document.file or {
-    name = document.name, size = #document.text, extension = "txt", mime_type = "text/plain",
-  }
-  local id = document.data_source_info.upload_file_id
-  return json.object({
-    id = id, name = file.name, size = file.size, extension = file.extension,
-    url = "/files/" .. id .. "/preview", download_url = "/files/" .. id .. "/preview?as_attachment=true",
-    mime_type = file.mime_type, created_by = document.created_by, created_at = document.created_at,
-  })
 end
 
 ---------------------------------------------------------------------------
@@ -261,28 +252,43 @@ local function check_document_options(dataset, options)
   end
 end
 
+-- The dataset keeps the processing rule of its documents: the first one
+-- given, or Dify's automatic rule when a text document came without one.
+local function keep_process_rule(dataset, options)
+  if json.is_object(options.process_rule) then
+    dataset.process_rule = options.process_rule
+  elseif not dataset.process_rule then
+    dataset.process_rule = json.object({ mode = "automatic", rules = json.object() })
+  end
+end
+
 -- POST /datasets/{id}/document/create-by-text (and create_by_text)
 local function create_by_text(ctx)
   local dataset = dataset_of(ctx)
   local name = util.string_field(ctx.body, "name", true)
   local text = util.string_field(ctx.body, "text", true)
   check_document_options(dataset, ctx.body)
+  keep_process_rule(dataset, ctx.body)
   return created_answer(ctx.state:create_document(dataset, {
     name = name, text = text, doc_form = util.string_field(ctx.body, "doc_form", false),
   }))
 end
 
--- The multipart `file` part and decoded `data` options of a *-by-file call.
-local function file_and_options(ctx)
+-- The multipart `file` part and decoded `data` options of a *-by-file call;
+-- `file_optional` (PATCH …/documents/{id}) lets the file be left out.
+local function file_and_options(ctx, file_optional)
   local file, data
+  local files = 0
   for _, part in ipairs(ctx.parts or {}) do
     if part.name == "file" then
-      file = part
+      file, files = part, files + 1
     elseif part.name == "data" then
       data = part.data
     end
   end
-  if not file then
+  if files > 1 then
+    fail(400, "too_many_files", "Only one file is allowed.")
+  elseif not file and not file_optional then
     fail(400, "no_file_uploaded", "Please upload your file.")
   end
   local options = json.object()
@@ -292,6 +298,9 @@ local function file_and_options(ctx)
       fail(400, "invalid_param", "data must be a JSON object")
     end
     options = decoded
+  end
+  if not file then
+    return nil, options
   end
   local name = file.filename or "upload"
   return {
@@ -309,6 +318,10 @@ local function create_by_file(ctx)
   local dataset = dataset_of(ctx)
   local fields, options = file_and_options(ctx)
   check_document_options(dataset, options)
+  if not dataset.process_rule and options.process_rule == nil then
+    fail(400, "invalid_param", "process_rule is required.")
+  end
+  keep_process_rule(dataset, options)
   fields.doc_form = type(options.doc_form) == "string" and options.doc_form or nil
   return created_answer(ctx.state:create_document(dataset, fields))
 end
@@ -353,6 +366,21 @@ local function update_by_file(ctx)
   local dataset = dataset_of(ctx)
   local document = document_of(ctx, dataset)
   local fields = file_and_options(ctx)
+  return created_answer(document, replace_content(ctx, dataset, document, fields))
+end
+
+-- PATCH /datasets/{id}/documents/{document_id} (multipart: file?, data):
+-- Dify 1.14's update by file; without a file only the options change.
+local function update_document(ctx)
+  local dataset = dataset_of(ctx)
+  local document = document_of(ctx, dataset)
+  local fields, options = file_and_options(ctx, true)
+  if type(options.doc_form) == "string" then
+    document.doc_form = options.doc_form
+  end
+  if not fields then
+    return created_answer(document, document.batch)
+  end
   return created_answer(document, replace_content(ctx, dataset, document, fields))
 end
 
@@ -409,9 +437,44 @@ local function set_document_status(ctx)
   return 200, SUCCESS
 end
 
--- GET /datasets/{id}/documents/{document_id}/upload-file
-local function get_upload_file(ctx)
-  return 200, upload_file_view(document_of(ctx))
+-- GET /datasets/{id}/documents/{document_id}/download: a signed link to the
+-- document's original file (Dify 1.13.1+; the old …/upload-file is gone).
+local function download_document(ctx)
+  local document = document_of(ctx)
+  local file_id = document.data_source_info.upload_file_id
+  return 200, json.object({
+    url = util.signed_url(ctx.req, "/files/" .. file_id .. "/file-preview", "&as_attachment=true"),
+  })
+end
+
+-- A document's original bytes and file name (a text document was saved as .txt).
+local function original_file(document)
+  local name = document.file and document.file.name or document.name
+  if not document.file and not name:find("%.[%w]+$") then
+    name = name .. ".txt"
+  end
+  return name, document.text
+end
+
+-- POST /datasets/{id}/documents/download-zip {document_ids}: the originals in one ZIP.
+local function download_zip(ctx)
+  local dataset = dataset_of(ctx)
+  local ids = ctx.body.document_ids
+  if not json.is_array(ids) or #ids == 0 or #ids > 100 then
+    fail(400, "invalid_param", "document_ids: List should have at least 1 item and at most 100 items")
+  end
+  local entries = {}
+  for i, id in ipairs(ids) do
+    if not is_uuid(id) then
+      fail(400, "invalid_param", ("document_ids.%d: Input should be a valid UUID"):format(i - 1))
+    end
+    local name, data = original_file(find_document(dataset, id))
+    entries[i] = { name = name, data = data }
+  end
+  ctx.res:send(200, {
+    { "Content-Type", "application/zip" },
+    { "Content-Disposition", util.attachment_disposition(dataset.name .. ".zip") },
+  }, zip.archive(entries))
 end
 
 -- GET /datasets/{id}/documents/{batch}/indexing-status
@@ -445,17 +508,29 @@ local function segment_answer(document, data)
 end
 
 -- POST /datasets/{id}/documents/{document_id}/segments  {segments: [...]}
+-- Dify answers a create_segments body it cannot validate with {"error": …}.
+local function segments_error(text)
+  util.fail_body(400, json.object({ error = text }))
+end
+
+local function check_segments(segments)
+  if not json.is_array(segments) or #segments == 0 then
+    segments_error("1 validation error for SegmentCreatePayload\nsegments\n  List should have at least 1 item")
+  end
+  for i, fields in ipairs(segments) do
+    if not json.is_object(fields) or type(fields.content) ~= "string" or not fields.content:find("%S") then
+      segments_error(("1 validation error for SegmentCreatePayload\nsegments.%d.content\n"
+        .. "  Value error, content must not be blank"):format(i - 1))
+    end
+  end
+end
+
 local function create_segments(ctx)
   local document = document_of(ctx)
   local segments = ctx.body.segments
-  if not json.is_array(segments) or #segments == 0 then
-    fail(400, "invalid_param", "segments must be a non-empty list")
-  end
+  check_segments(segments)
   local created = json.array()
   for _, fields in ipairs(segments) do
-    if not json.is_object(fields) or type(fields.content) ~= "string" or fields.content == "" then
-      fail(400, "invalid_param", "each segment needs content")
-    end
     created[#created + 1] = segment_view(ctx.state:add_segment(document, fields))
   end
   return 200, segment_answer(document, created)
@@ -465,10 +540,20 @@ end
 local function list_segments(ctx)
   local document = document_of(ctx)
   local keyword = util.first(ctx.args.keyword)
-  local status = util.first(ctx.args.status)
+  local statuses = ctx.args.status
+  if type(statuses) == "string" then
+    statuses = { statuses }
+  end
+  local wanted = nil -- every status given counts (status=a&status=b)
+  for _, status in ipairs(statuses or {}) do
+    if status ~= "" then
+      wanted = wanted or {}
+      wanted[status] = true
+    end
+  end
   local items = {}
   for _, segment in ipairs(document.segment_list) do
-    if contains(segment.content, keyword) and (not status or status == "" or segment.status == status) then
+    if contains(segment.content, keyword) and (not wanted or wanted[segment.status]) then
       items[#items + 1] = segment
     end
   end
@@ -648,15 +733,31 @@ local function delete_metadata(ctx)
   return 204
 end
 
--- POST /datasets/{id}/metadata/built-in/{action}
+-- POST /datasets/{id}/metadata/built-in/{action}; Dify ignores an action
+-- it does not know and answers success all the same.
 local function built_in_metadata(ctx)
   local dataset = dataset_of(ctx)
   local action = ctx.params.action
-  if action ~= "enable" and action ~= "disable" then
-    fail(400, "invalid_action", "Invalid action.")
+  if action == "enable" or action == "disable" then
+    dataset.built_in_field_enabled = action == "enable"
   end
-  dataset.built_in_field_enabled = action == "enable"
   return 200, SUCCESS
+end
+
+local BUILT_IN_FIELDS = json.object({
+  fields = json.array({
+    json.object({ name = "document_name", type = "string" }),
+    json.object({ name = "uploader", type = "string" }),
+    json.object({ name = "upload_date", type = "time" }),
+    json.object({ name = "last_update_date", type = "time" }),
+    json.object({ name = "source", type = "string" }),
+  }),
+})
+
+-- GET /datasets/{id}/metadata/built-in
+local function list_built_in_metadata(ctx)
+  dataset_of(ctx)
+  return 200, BUILT_IN_FIELDS
 end
 
 -- POST /datasets/{id}/documents/metadata  {operation_data: [{document_id, metadata_list}]}
@@ -752,10 +853,28 @@ local function bind_tags(ctx)
   return 204
 end
 
--- POST /datasets/tags/unbinding  {tag_id, target_id}
+-- The tags an unbinding names: tag_ids (Dify 1.11+) or the older tag_id.
+local function tags_to_unbind(ctx)
+  local ids = ctx.body.tag_ids
+  if ids == nil or ids == json.null then
+    return { tag_of(ctx, "tag_id") }
+  elseif not json.is_array(ids) or #ids == 0 then
+    fail(400, "invalid_param", "tag_ids must be a non-empty list")
+  end
+  local tags = {}
+  for i, id in ipairs(ids) do
+    tags[i] = util.found(ctx.state.tags[id], "Tag not found.")
+  end
+  return tags
+end
+
+-- POST /datasets/tags/unbinding  {tag_ids | tag_id, target_id}
 local function unbind_tag(ctx)
-  local tag = tag_of(ctx, "tag_id")
-  unbind(ctx.state:dataset(util.string_field(ctx.body, "target_id", true)), tag)
+  local tags = tags_to_unbind(ctx)
+  local dataset = ctx.state:dataset(util.string_field(ctx.body, "target_id", true))
+  for _, tag in ipairs(tags) do
+    unbind(dataset, tag)
+  end
   return 204
 end
 
@@ -819,34 +938,64 @@ local function retrieve(ctx)
   return 200, json.object({ query = json.object({ content = query }), records = records })
 end
 
-local EMBEDDING_MODELS = json.object({
-  data = json.array({
-    json.object({
-      provider = "openai",
-      label = json.object({ zh_Hans = "OpenAI", en_US = "OpenAI" }),
-      icon_small = json.object({ en_US = "/icons/openai-small.svg" }),
-      icon_large = json.object({ en_US = "/icons/openai-large.svg" }),
-      status = "active",
-      models = json.array({
-        json.object({
-          model = "text-embedding-3-small",
-          label = json.object({ zh_Hans = "text-embedding-3-small", en_US = "text-embedding-3-small" }),
-          model_type = "text-embedding",
-          features = json.null,
-          fetch_from = "predefined-model",
-          model_properties = json.object({ context_size = 8191 }),
-          deprecated = false,
-          status = "active",
-          load_balancing_enabled = false,
+-- The models of each type the workspace offers (one provider, one model each).
+local MODELS = {
+  ["text-embedding"] = { "text-embedding-3-small", { context_size = 8191 } },
+  rerank = { "rerank-english-v3.0", { context_size = 4096 } },
+  llm = { "gpt-4o-mini", { mode = "chat", context_size = 128000 } },
+  tts = { "tts-1", { default_voice = "alloy" } },
+  speech2text = { "whisper-1", { file_upload_limit = 25 } },
+  moderation = { "omni-moderation-latest", { max_chunks = 32 } },
+}
+
+local function label(text)
+  return json.object({ zh_Hans = text, en_US = text })
+end
+
+local function models_of_type(state, model_type)
+  local model, properties = MODELS[model_type][1], MODELS[model_type][2]
+  return json.object({
+    data = json.array({
+      json.object({
+        tenant_id = state.tenant_id,
+        provider = "langgenius/openai/openai",
+        label = label("OpenAI"),
+        icon_small = label("/icons/openai-small.svg"),
+        icon_small_dark = json.null,
+        icon_large = label("/icons/openai-large.svg"),
+        status = "active",
+        models = json.array({
+          json.object({
+            model = model,
+            label = label(model),
+            model_type = model_type,
+            features = json.null,
+            fetch_from = "predefined-model",
+            model_properties = json.object(properties),
+            deprecated = false,
+            status = "active",
+            load_balancing_enabled = false,
+            has_invalid_load_balancing_configs = false,
+          }),
         }),
       }),
     }),
-  }),
-})
+  })
+end
+
+-- GET /workspaces/current/models/model-types/{model_type}
+local function list_models(ctx)
+  local model_type = ctx.params.model_type
+  if not MODELS[model_type] then -- Dify's ModelType.value_of raises ValueError
+    fail(400, "invalid_param", "invalid origin model type " .. model_type)
+  end
+  return 200, models_of_type(ctx.state, model_type)
+end
 
 function datasets.register(router)
-  local doc = "/datasets/:dataset_id/documents/:document_id"
-  local segment = doc .. "/segments/:segment_id"
+  local dataset = "/datasets/:dataset_id:uuid"
+  local doc = dataset .. "/documents/:document_id:uuid"
+  local segment = doc .. "/segments/:segment_id:uuid"
   -- literal paths before the parameter paths they overlap
   router:add("POST", "/datasets/tags/binding", bind_tags)
   router:add("POST", "/datasets/tags/unbinding", unbind_tag)
@@ -856,29 +1005,31 @@ function datasets.register(router)
   router:add("DELETE", "/datasets/tags", delete_tag)
   router:add("POST", "/datasets", create_dataset)
   router:add("GET", "/datasets", list_datasets)
-  router:add("GET", "/datasets/:dataset_id", get_dataset)
-  router:add("PATCH", "/datasets/:dataset_id", update_dataset)
-  router:add("DELETE", "/datasets/:dataset_id", delete_dataset)
+  router:add("GET", dataset, get_dataset)
+  router:add("PATCH", dataset, update_dataset)
+  router:add("DELETE", dataset, delete_dataset)
   for _, sep in ipairs({ "-", "_" }) do -- newer and older spellings
     local function spelled(handler)
       if sep == "_" then return handler end
       return function(ctx)
-        if ctx.faults.old_server then fail(404, "not_found", "The requested URL was not found on the server.") end
+        if ctx.faults.old_server then util.fail_unrouted() end -- before 0.11: no such route
         return handler(ctx)
       end
     end
-    router:add("POST", "/datasets/:dataset_id/document/create" .. sep .. "by" .. sep .. "text", spelled(create_by_text))
-    router:add("POST", "/datasets/:dataset_id/document/create" .. sep .. "by" .. sep .. "file", spelled(create_by_file))
+    router:add("POST", dataset .. "/document/create" .. sep .. "by" .. sep .. "text", spelled(create_by_text))
+    router:add("POST", dataset .. "/document/create" .. sep .. "by" .. sep .. "file", spelled(create_by_file))
     router:add("POST", doc .. "/update" .. sep .. "by" .. sep .. "text", spelled(update_by_text))
     router:add("POST", doc .. "/update" .. sep .. "by" .. sep .. "file", spelled(update_by_file))
   end
-  router:add("POST", "/datasets/:dataset_id/documents/metadata", set_document_metadata)
-  router:add("PATCH", "/datasets/:dataset_id/documents/status/:action", set_document_status)
-  router:add("GET", "/datasets/:dataset_id/documents", list_documents)
+  router:add("POST", dataset .. "/documents/metadata", set_document_metadata)
+  router:add("POST", dataset .. "/documents/download-zip", download_zip)
+  router:add("PATCH", dataset .. "/documents/status/:action", set_document_status)
+  router:add("GET", dataset .. "/documents", list_documents)
   router:add("GET", doc, get_document)
+  router:add("PATCH", doc, update_document)
   router:add("DELETE", doc, delete_document)
-  router:add("GET", doc .. "/upload-file", get_upload_file)
-  router:add("GET", "/datasets/:dataset_id/documents/:batch/indexing-status", indexing_status)
+  router:add("GET", doc .. "/download", download_document)
+  router:add("GET", dataset .. "/documents/:batch/indexing-status", indexing_status)
   router:add("POST", doc .. "/segments", create_segments)
   router:add("GET", doc .. "/segments", list_segments)
   router:add("GET", segment, get_segment)
@@ -886,18 +1037,17 @@ function datasets.register(router)
   router:add("DELETE", segment, delete_segment)
   router:add("POST", segment .. "/child_chunks", create_child_chunk)
   router:add("GET", segment .. "/child_chunks", list_child_chunks)
-  router:add("PATCH", segment .. "/child_chunks/:child_chunk_id", update_child_chunk)
-  router:add("DELETE", segment .. "/child_chunks/:child_chunk_id", delete_child_chunk)
-  router:add("POST", "/datasets/:dataset_id/metadata", create_metadata)
-  router:add("GET", "/datasets/:dataset_id/metadata", list_metadata)
-  router:add("PATCH", "/datasets/:dataset_id/metadata/:metadata_id", rename_metadata)
-  router:add("DELETE", "/datasets/:dataset_id/metadata/:metadata_id", delete_metadata)
-  router:add("POST", "/datasets/:dataset_id/metadata/built-in/:action", built_in_metadata)
-  router:add("GET", "/datasets/:dataset_id/tags", dataset_tags)
-  router:add("POST", "/datasets/:dataset_id/retrieve", retrieve)
-  router:add("GET", "/workspaces/current/models/model-types/text-embedding", function()
-    return 200, EMBEDDING_MODELS
-  end)
+  router:add("PATCH", segment .. "/child_chunks/:child_chunk_id:uuid", update_child_chunk)
+  router:add("DELETE", segment .. "/child_chunks/:child_chunk_id:uuid", delete_child_chunk)
+  router:add("POST", dataset .. "/metadata", create_metadata)
+  router:add("GET", dataset .. "/metadata", list_metadata)
+  router:add("GET", dataset .. "/metadata/built-in", list_built_in_metadata)
+  router:add("PATCH", dataset .. "/metadata/:metadata_id:uuid", rename_metadata)
+  router:add("DELETE", dataset .. "/metadata/:metadata_id:uuid", delete_metadata)
+  router:add("POST", dataset .. "/metadata/built-in/:action", built_in_metadata)
+  router:add("GET", dataset .. "/tags", dataset_tags)
+  router:add("POST", dataset .. "/retrieve", retrieve)
+  router:add("GET", "/workspaces/current/models/model-types/:model_type", list_models)
 end
 
 return datasets

@@ -1,9 +1,12 @@
---- The event sequences of streamed answers, built as lists of tables (the
--- last one is the terminal event).  Shapes follow the wire reference.
+--- The events of streamed answers, shaped as Dify 1.14 sends them (the
+-- Service API OpenAPI's StreamEvent* schemas), and the event lists of the
+-- apps without a workflow (chat, completion, agent chat, New Agent).
+-- Workflow and chatflow runs are put together in dify.mock.flows.
 --
 -- `ids` carries what every event repeats: task_id, message_id,
 -- conversation_id, created_at and, for workflows, workflow_run_id and
--- workflow_id.
+-- workflow_id.  A workflow app's ids have no message or conversation, so
+-- its events carry neither.
 
 local json = require("dify.mock.json")
 local util = require("dify.mock.util")
@@ -16,9 +19,10 @@ local function merge(target, fields)
   end
   return target
 end
+events.merge = merge
 
--- Chat-style events: event, task_id, message_id, conversation_id, created_at.
-local function message_event(ids, name, fields)
+--- Chat-style events: event, task_id, message_id, conversation_id, created_at.
+function events.message_event(ids, name, fields)
   return merge(json.object({
     event = name,
     task_id = ids.task_id,
@@ -27,64 +31,83 @@ local function message_event(ids, name, fields)
     created_at = ids.created_at,
   }), fields)
 end
+local message_event = events.message_event
 
--- Workflow-style events: event, task_id, workflow_run_id, data (and, in a
--- chatflow, the message and conversation ids too).
-local function workflow_event(ids, name, data)
+--- Workflow-style events: event, task_id, workflow_run_id, data (and, in a
+-- chatflow, the message and conversation ids and created_at too).
+function events.workflow_event(ids, name, data)
   return json.object({
     event = name,
     task_id = ids.task_id,
     workflow_run_id = ids.workflow_run_id,
     message_id = ids.message_id,
     conversation_id = ids.conversation_id,
-    created_at = ids.created_at,
+    created_at = ids.message_id and ids.created_at or nil,
     data = json.object(data),
   })
 end
+local workflow_event = events.workflow_event
 
-local function answer_deltas(list, ids, name, answer)
+--- One `name` event (message, agent_message) per word of the answer.
+function events.answer_deltas(list, ids, name, answer)
   for _, word in ipairs(util.words(answer)) do
     list[#list + 1] = message_event(ids, name, { id = ids.message_id, answer = word })
   end
 end
 
-local function message_end(ids, prompt, answer)
+--- The message_end of an answer; `options.no_resources` leaves out
+-- retriever_resources (New Agent apps never send them).
+function events.message_end(ids, prompt, answer, options)
+  local metadata = json.object({ usage = util.usage(prompt, answer) })
+  if not (options and options.no_resources) then
+    metadata.retriever_resources = json.array()
+  end
   return message_event(ids, "message_end", {
     id = ids.message_id,
-    metadata = json.object({
-      usage = util.usage(prompt, answer),
-      retriever_resources = json.array(),
-    }),
+    metadata = metadata,
+    files = json.null, -- the files the answer produced; none here
   })
 end
 
 --- chat / completion: one `message` per word, then `message_end`.
 function events.chat(ids, prompt, answer)
   local list = {}
-  answer_deltas(list, ids, "message", answer)
-  list[#list + 1] = message_end(ids, prompt, answer)
+  events.answer_deltas(list, ids, "message", answer)
+  list[#list + 1] = events.message_end(ids, prompt, answer)
   return list
+end
+
+local function agent_thought(ids, thought_id, text)
+  return message_event(ids, "agent_thought", {
+    id = thought_id,
+    position = 1,
+    thought = text,
+    observation = "",
+    tool = "",
+    tool_labels = json.object(),
+    tool_input = "",
+    message_files = json.array(),
+  })
 end
 
 --- agent chat: a thought, `agent_message` deltas, the finished thought, `message_end`.
 function events.agent(ids, prompt, answer)
   local thought_id = util.uuid()
-  local function thought(text)
-    return message_event(ids, "agent_thought", {
-      id = thought_id,
-      position = 1,
-      thought = text,
-      observation = "",
-      tool = "",
-      tool_labels = json.object(),
-      tool_input = "",
-      message_files = json.array(),
-    })
-  end
-  local list = { thought("") }
-  answer_deltas(list, ids, "agent_message", answer)
-  list[#list + 1] = thought(answer)
-  list[#list + 1] = message_end(ids, prompt, answer)
+  local list = { agent_thought(ids, thought_id, "") }
+  events.answer_deltas(list, ids, "agent_message", answer)
+  list[#list + 1] = agent_thought(ids, thought_id, answer)
+  list[#list + 1] = events.message_end(ids, prompt, answer)
+  return list
+end
+
+--- New Agent app (mode "agent"): a thought, `agent_message` deltas, then one
+-- closing `message` that carries the complete answer, then `message_end`
+-- (usage only, never retriever_resources).
+function events.new_agent(ids, prompt, answer)
+  local list = { agent_thought(ids, util.uuid(), "") }
+  events.answer_deltas(list, ids, "agent_message", answer)
+  list[#list + 1] = message_event(ids, "message", { id = ids.message_id, answer = answer })
+  list[#list + 1] = events.message_end(ids, prompt, answer, { no_resources = true })
   return list
 end
 
@@ -92,16 +115,26 @@ end
 -- Workflow pieces
 ---------------------------------------------------------------------------
 
-local function execution_metadata(tokens)
+function events.execution_metadata(tokens)
   return json.object({ total_tokens = tokens, total_price = "0.0000100", currency = "USD" })
 end
 
--- node_started + node_finished for one node; `between` (optional) builds the
--- events emitted while the node runs.
-local function run_node(list, ids, node, between)
-  local execution_id = util.uuid()
-  local started = {
-    id = execution_id,
+--- workflow_started; `reason` is "initial" (a run's first start).
+function events.workflow_started(ids, inputs)
+  return workflow_event(ids, "workflow_started", {
+    id = ids.workflow_run_id,
+    workflow_id = ids.workflow_id,
+    inputs = inputs,
+    created_at = ids.created_at,
+    reason = "initial",
+  })
+end
+
+--- The `data` of node_started for an execution {id, node} (see flows).
+function events.node_started_data(ids, execution)
+  local node = execution.node
+  return {
+    id = execution.id,
     node_id = node.id,
     node_type = node.type,
     title = node.title,
@@ -111,122 +144,136 @@ local function run_node(list, ids, node, between)
     created_at = ids.created_at,
     extras = json.object(),
   }
-  list[#list + 1] = workflow_event(ids, "node_started", started)
-  if between then
-    between(list)
-  end
-  local finished = merge({}, started)
-  merge(finished, {
+end
+
+--- The `data` of node_finished for an execution that ended in `status`.
+function events.node_finished_data(ids, execution)
+  local node = execution.node
+  return merge(events.node_started_data(ids, execution), {
     process_data = json.null,
     outputs = node.outputs or json.object(),
-    status = "succeeded",
-    error = json.null,
+    status = execution.status,
+    error = execution.error or json.null,
     elapsed_time = 0.01,
-    execution_metadata = execution_metadata(node.tokens or 0),
+    execution_metadata = events.execution_metadata(node.tokens or 0),
     finished_at = ids.created_at,
   })
-  list[#list + 1] = workflow_event(ids, "node_finished", finished)
 end
 
-local function workflow_started(ids, inputs)
-  return workflow_event(ids, "workflow_started", {
-    id = ids.workflow_run_id,
-    workflow_id = ids.workflow_id,
-    sequence_number = 1,
-    inputs = inputs,
-    created_at = ids.created_at,
-  })
+--- One reasoning_chunk: `data` {reasoning, node_id, is_final} (and, in a
+-- chatflow, the message_id; chat apps carry no workflow_run_id on it).
+function events.reasoning_chunk(ids, node_id, text, is_final)
+  local data = json.object({ reasoning = text, node_id = node_id, is_final = is_final })
+  if ids.message_id then
+    data.message_id = ids.message_id
+    return message_event(ids, "reasoning_chunk", { data = data })
+  end
+  return workflow_event(ids, "reasoning_chunk", data)
 end
 
---- The `data` of workflow_finished, also the blocking answer's `data`.
-function events.workflow_result(ids, outputs, status, steps, tokens)
+--- The `data` of a workflow's result: the blocking answer's `data`.
+-- `run` holds status, outputs, error, total_tokens, total_steps,
+-- created_at, finished_at (null while paused or running).
+function events.workflow_result(ids, run)
   return json.object({
     id = ids.workflow_run_id,
     workflow_id = ids.workflow_id,
-    status = status,
-    outputs = outputs,
-    error = json.null,
+    status = run.status,
+    outputs = run.outputs,
+    error = run.error or json.null,
     elapsed_time = 0.42,
-    total_tokens = tokens,
-    total_steps = steps,
+    total_tokens = run.total_tokens,
+    total_steps = run.total_steps,
     created_at = ids.created_at,
-    finished_at = ids.created_at,
+    finished_at = run.finished_at or json.null,
   })
 end
 
---- chatflow (advanced chat): workflow and node events around the message
--- deltas, and `workflow_finished` before the terminal `message_end`.
-function events.chatflow(ids, inputs, prompt, answer)
-  local list = { workflow_started(ids, inputs) }
-  run_node(list, ids, { id = "start", type = "start", title = "Start", index = 1, inputs = inputs, outputs = inputs })
-  run_node(list, ids, {
-    id = "llm", type = "llm", title = "LLM", index = 2, predecessor = "start",
-    outputs = json.object({ text = answer }), tokens = 10,
-  }, function(inner)
-    answer_deltas(inner, ids, "message", answer)
-  end)
-  run_node(list, ids, {
-    id = "answer", type = "answer", title = "Answer", index = 3, predecessor = "llm",
-    outputs = json.object({ answer = answer }),
-  })
-  local result = events.workflow_result(ids, json.object({ answer = answer }), "succeeded", 3, 10)
-  list[#list + 1] = workflow_event(ids, "workflow_finished", result)
-  list[#list + 1] = message_end(ids, prompt, answer)
-  return list
-end
-
---- workflow app: start, a parallel branch holding a two-round iteration, an
--- LLM node streaming text_chunk events, an end node, `workflow_finished`.
-function events.workflow(ids, inputs, answer)
-  local list = { workflow_started(ids, inputs) }
-  run_node(list, ids, { id = "start", type = "start", title = "Start", index = 1, inputs = inputs, outputs = inputs })
-
-  local branch = { parallel_id = "parallel-1", parallel_branch_id = "iteration",
-    parent_parallel_id = json.null, parent_parallel_start_node_id = json.null, created_at = ids.created_at }
-  list[#list + 1] = workflow_event(ids, "parallel_branch_started", branch)
-
-  local iteration = { id = util.uuid(), node_id = "iteration", node_type = "iteration",
-    title = "Iteration", created_at = ids.created_at, extras = json.object() }
-  list[#list + 1] = workflow_event(ids, "iteration_started",
-    merge(merge({}, iteration), { metadata = json.object({ iterator_length = 2 }), inputs = json.object() }))
-  for round = 0, 1 do
-    list[#list + 1] = workflow_event(ids, "iteration_next", merge(merge({}, iteration), {
-      index = round,
-      pre_iteration_output = round == 0 and json.null or "item 1",
-    }))
-  end
-  list[#list + 1] = workflow_event(ids, "iteration_completed", merge(merge({}, iteration), {
-    inputs = json.object(),
-    outputs = json.object({ output = json.array({ "item 1", "item 2" }) }),
-    status = "succeeded",
-    error = json.null,
-    elapsed_time = 0.02,
-    total_tokens = 0,
-    execution_metadata = execution_metadata(0),
-    finished_at = ids.created_at,
-    steps = 2,
+--- workflow_finished: the result plus what only the stream carries.
+function events.workflow_finished(ids, run, creator)
+  return workflow_event(ids, "workflow_finished", merge(events.workflow_result(ids, run), {
+    created_by = creator,
+    exceptions_count = 0,
+    files = json.array(),
   }))
-  list[#list + 1] = workflow_event(ids, "parallel_branch_finished",
-    merge(merge({}, branch), { status = "succeeded", error = json.null }))
+end
 
-  run_node(list, ids, {
-    id = "llm", type = "llm", title = "LLM", index = 3, predecessor = "start",
-    outputs = json.object({ text = answer }), tokens = 10,
-  }, function(inner)
-    for _, word in ipairs(util.words(answer)) do
-      inner[#inner + 1] = workflow_event(ids, "text_chunk", {
-        text = word,
-        from_variable_selector = json.array({ "llm", "text" }),
-      })
-    end
-  end)
-  run_node(list, ids, {
-    id = "end", type = "end", title = "End", index = 4, predecessor = "llm",
-    outputs = json.object({ text = answer }),
+---------------------------------------------------------------------------
+-- Human input (a paused run)
+---------------------------------------------------------------------------
+
+--- human_input_required for a form (see dify.mock.human_input).
+function events.human_input_required(ids, form)
+  return workflow_event(ids, "human_input_required", {
+    form_id = form.id,
+    node_id = form.node_id,
+    node_title = form.node_title,
+    form_content = form.form_content,
+    inputs = form.inputs,
+    actions = form.actions,
+    display_in_ui = false,
+    form_token = form.token,
+    resolved_default_values = form.resolved_default_values,
+    expiration_time = form.expiration_time,
   })
-  local result = events.workflow_result(ids, json.object({ text = answer }), "succeeded", 5, 10)
-  list[#list + 1] = workflow_event(ids, "workflow_finished", result)
-  return list
+end
+
+--- The pause reason of a form, as workflow_paused and blocking answers list it.
+function events.pause_reason(form)
+  return json.object({
+    TYPE = "human_input_required",
+    form_id = form.id,
+    node_id = form.node_id,
+    node_title = form.node_title,
+    form_content = form.form_content,
+    inputs = form.inputs,
+    actions = form.actions,
+    display_in_ui = false,
+    form_token = form.token,
+    resolved_default_values = form.resolved_default_values,
+    expiration_time = form.expiration_time,
+  })
+end
+
+--- The `data` of workflow_paused.
+function events.paused_data(ids, run, form)
+  return json.object({
+    workflow_run_id = ids.workflow_run_id,
+    paused_nodes = json.array({ form.node_id }),
+    outputs = json.object(),
+    reasons = json.array({ events.pause_reason(form) }),
+    status = "paused",
+    created_at = ids.created_at,
+    elapsed_time = 0.42,
+    total_tokens = run.total_tokens,
+    total_steps = run.total_steps,
+  })
+end
+
+function events.workflow_paused(ids, run, form)
+  return workflow_event(ids, "workflow_paused", events.paused_data(ids, run, form))
+end
+
+--- human_input_form_filled: what the form's submission said.
+function events.form_filled(ids, form)
+  local submission = form.submission
+  return workflow_event(ids, "human_input_form_filled", {
+    node_id = form.node_id,
+    node_title = form.node_title,
+    rendered_content = submission.rendered_content,
+    action_id = submission.action.id,
+    action_text = submission.action.title,
+    submitted_data = submission.inputs,
+  })
+end
+
+--- human_input_form_timeout: nobody answered before the form expired.
+function events.form_timeout(ids, form)
+  return workflow_event(ids, "human_input_form_timeout", {
+    node_id = form.node_id,
+    node_title = form.node_title,
+    expiration_time = form.expiration_time,
+  })
 end
 
 return events

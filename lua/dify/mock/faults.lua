@@ -27,6 +27,12 @@
 --   times:N              the other faults apply to the first N requests carrying this same
 --                        header value only; later ones are served normally
 --   old_server           the hyphenated create-by/update-by routes are unknown (404)
+--   no_index             an older-style server: /v1/ is unknown (Flask's HTML 404) and
+--                        the host root / answers 200 {"version": ...} with X-Version
+--   parallel_branches    workflow streams also carry parallel_branch_started/finished
+--                        around their iteration, as Dify up to 1.8 sent them
+--   no_message_end       a chatflow stream ends at workflow_finished without message_end
+--                        (what Dify 1.13.0 sent)
 
 local http = require("dify.mock.http")
 local json = require("dify.mock.json")
@@ -40,6 +46,7 @@ local FLAGS = {
   split1 = true, crlf = true, cr = true, comment = true, bom = true,
   close_mid = true, no_terminal = true, error_event = true, bad_json = true,
   old_server = true, gzip = true, close_delimited = true, empty200 = true, hangup = true,
+  no_index = true, parallel_branches = true, no_message_end = true,
 }
 local DEFAULTS = { ping = 1, stall = 1, drip = 50, html = 502, redirect = 302, times = 1 }
 

@@ -19,8 +19,9 @@ http.CLOSED = setmetatable({}, { __tostring = function() return "connection clos
 
 local REASONS = {
   [100] = "Continue", [200] = "OK", [201] = "Created", [204] = "No Content",
-  [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden",
-  [404] = "Not Found", [405] = "Method Not Allowed", [409] = "Conflict",
+  [301] = "Moved Permanently", [302] = "Found", [307] = "Temporary Redirect",
+  [308] = "Permanent Redirect", [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden",
+  [404] = "Not Found", [405] = "Method Not Allowed", [409] = "Conflict", [412] = "Precondition Failed",
   [413] = "Payload Too Large", [415] = "Unsupported Media Type",
   [422] = "Unprocessable Entity", [429] = "Too Many Requests",
   [500] = "Internal Server Error", [502] = "Bad Gateway",
@@ -238,6 +239,7 @@ local Response = {}
 Response.__index = Response
 
 --- Options a handler may set before writing:
+--   base_headers  {name, value} pairs every answer to this request carries
 --   split1     write the body one byte per write (one byte per chunk)
 --   delay      seconds to wait before sending a whole (non-chunked) response
 --   keep_alive false to close the connection after this response
@@ -257,6 +259,9 @@ end
 function Response:write_head(status, headers)
   local lines = { ("HTTP/1.1 %d %s"):format(status, REASONS[status] or "Status") }
   for _, header in ipairs(headers) do
+    lines[#lines + 1] = header[1] .. ": " .. header[2]
+  end
+  for _, header in ipairs(self.base_headers or {}) do
     lines[#lines + 1] = header[1] .. ": " .. header[2]
   end
   lines[#lines + 1] = "Server: dify-mock"

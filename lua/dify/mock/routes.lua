@@ -7,7 +7,9 @@ local routes = {}
 function routes.register(router)
   require("dify.mock.chat_routes").register(router)
   require("dify.mock.app_routes").register(router)
+  require("dify.mock.human_input").register(router)
   require("dify.mock.workflow_routes").register(router)
+  require("dify.mock.pipeline_routes").register(router)
   require("dify.mock.dataset_routes").register(router)
 end
 

@@ -2,7 +2,9 @@
 -- body decoding and dispatch to the Dify routes.
 
 local faults = require("dify.mock.faults")
+local flask = require("dify.mock.flask")
 local http = require("dify.mock.http")
+local human_input = require("dify.mock.human_input")
 local json = require("dify.mock.json")
 local loop = require("dify.mock.loop")
 local multipart = require("dify.mock.multipart")
@@ -18,7 +20,11 @@ local Server = {}
 Server.__index = Server
 
 --- The Dify version the mock claims to be.
-Server.VERSION = "1.9.0"
+Server.VERSION = "1.14.2"
+
+--- The deployment Dify names in X-Env (DEPLOY_ENV).
+Server.ENV = "PRODUCTION"
+
 
 local function send_json(res, status, value, extra_headers)
   if status == 204 then
@@ -34,6 +40,23 @@ end
 
 local function send_error(res, status, code, message)
   send_json(res, status, util.error_body(status, code, message))
+end
+
+local function send_not_found_page(res)
+  res:send(404, { { "Content-Type", flask.HTML } }, flask.NOT_FOUND_PAGE)
+end
+
+local METHOD_NOT_ALLOWED = "The method is not allowed for the requested URL."
+
+-- What a handler's error value becomes on the wire.
+local function send_api_error(res, err)
+  if err.unrouted then
+    send_not_found_page(res)
+  elseif err.body then
+    send_json(res, err.status, err.body)
+  else
+    send_error(res, err.status, err.code, err.message)
+  end
 end
 
 ---------------------------------------------------------------------------
@@ -160,20 +183,34 @@ local function user_of(req, body, form)
   return body.user
 end
 
+-- The end user a request acts for. Routes declare `user`: true (Dify
+-- requires it), "optional" (Dify stands in DEFAULT-USER) or nothing (Dify
+-- does not read it, so neither do we).
+local function end_user_of(route, req, body, form)
+  local wanted = route.options.user
+  if not wanted then
+    return nil
+  end
+  local user = user_of(req, body, form)
+  if type(user) == "number" then
+    user = tostring(user) -- Dify takes str(user)
+  end
+  if type(user) == "string" and user ~= "" then
+    return user
+  elseif wanted == "optional" then
+    return util.DEFAULT_USER
+  end
+  fail(400, "invalid_param", "Arg user must be provided.")
+end
+
 function Server:dispatch(route, params, req, res, active, api_path)
   check_auth(req, api_path)
   local body, form = body_and_form(req)
-  local user = user_of(req, body, form)
-  if user == json.null then
-    user = nil
-  end
-  if route.options.user and (type(user) ~= "string" or user == "") then
-    fail(400, "invalid_param", "user is required")
-  end
   local ctx = {
     req = req, res = res, state = self.state, faults = active, params = params,
     args = req.args, body = body, form = form, parts = req.parts,
-    user = type(user) == "string" and user or nil,
+    user = end_user_of(route, req, body, form),
+    spawn = function(fn, ...) self.loop:spawn(fn, ...) end,
   }
   local status, payload, headers = route.handler(ctx)
   if status then
@@ -181,31 +218,69 @@ function Server:dispatch(route, params, req, res, active, api_path)
   end
 end
 
+-- GET /v1/: Dify's index (IndexApi), which needs no key.
+local function serve_index(req, res, active)
+  if active.no_index then
+    return send_not_found_page(res)
+  elseif req.method ~= "GET" and req.method ~= "HEAD" then
+    return send_error(res, 405, "method_not_allowed", METHOD_NOT_ALLOWED)
+  end
+  send_json(res, 200, json.object({
+    welcome = "Dify OpenAPI", api_version = "v1", server_version = Server.VERSION,
+  }))
+end
+
+-- GET /: Dify's API process has no route there; a server of the older
+-- style (the no_index fault) answered a version probe.
+local function serve_root(req, res, active)
+  if active.no_index and (req.method == "GET" or req.method == "HEAD") then
+    return send_json(res, 200, json.object({ version = Server.VERSION }))
+  end
+  send_not_found_page(res)
+end
+
+-- Flask's strict slashes: the blueprint root without its slash is a redirect.
+local function redirect_to_index(req, res)
+  local location = "/v1/" .. (req.query ~= "" and ("?" .. req.query) or "")
+  res:send(308, { { "Content-Type", flask.HTML }, { "Location", location } }, flask.redirect_page(location))
+end
+
 function Server:serve_api(req, res, active)
-  if req.path == "/" then -- the health/version probe on the server root
-    if req.method ~= "GET" and req.method ~= "HEAD" then
-      return send_error(res, 405, "method_not_allowed", "The method is not allowed for the requested URL.")
-    end
-    return send_json(res, 200, json.object({ version = Server.VERSION }), { { "X-Version", Server.VERSION } })
+  if req.path == "/" then
+    return serve_root(req, res, active)
+  elseif req.path == "/v1" then
+    return redirect_to_index(req, res)
+  elseif req.path == "/v1/" then
+    return serve_index(req, res, active)
   end
   local api_path = req.path:match("^/v1(/.*)$")
   if not api_path then
-    return send_error(res, 404, "not_found", "The requested URL was not found on the server.")
+    return send_not_found_page(res)
   end
   local route, params = self.router:match(req.method, api_path)
   if not route then
     if params then
-      return send_error(res, 405, "method_not_allowed", "The method is not allowed for the requested URL.")
+      return send_error(res, 405, "method_not_allowed", METHOD_NOT_ALLOWED)
     end
-    return send_error(res, 404, "not_found", "The requested URL was not found on the server.")
+    return send_not_found_page(res)
   end
   local ok, err = pcall(self.dispatch, self, route, params, req, res, active, api_path)
   if not ok then
     if util.is_api_error(err) and not res.headers_sent then
-      return send_error(res, err.status, err.code, err.message)
+      return send_api_error(res, err)
     end
     error(err, 0)
   end
+end
+
+-- The headers Flask's after_request puts on every answer of the API
+-- process (X-Version, X-Env), and the trace id of Dify's request logging.
+local function dify_headers()
+  return {
+    { "X-Version", Server.VERSION },
+    { "X-Env", Server.ENV },
+    { "X-Trace-Id", util.uuid() },
+  }
 end
 
 ---------------------------------------------------------------------------
@@ -231,6 +306,14 @@ function Server:control(req, res)
     send_json(res, 200, json.object({ accepted = self.listener.accepted }))
   elseif action == "GET state" then
     send_json(res, 200, self:summary())
+  elseif action == "POST expire_form" then
+    local options = json.decode(req.body ~= "" and req.body or "{}")
+    if not json.is_object(options) or type(options.form_token) ~= "string" then
+      return send_error(res, 400, "invalid_param", "expire_form takes {\"form_token\": …}")
+    end
+    local status, body = human_input.expire(self.state, function(fn, ...) self.loop:spawn(fn, ...) end,
+      options.form_token)
+    send_json(res, status, body)
   elseif action == "POST seed" then
     local options = json.decode(req.body ~= "" and req.body or "{}")
     if not json.is_object(options) then
@@ -304,6 +387,9 @@ function Server:handle(req, res)
   res.split1 = active.split1
   res.close_delimited = active.close_delimited
   res.delay = active.stall -- for whole responses; streams stall after their first event
+  if not active.html then -- a proxy's error page never reached Dify
+    res.base_headers = dify_headers()
+  end
   if faults.replaces_answer(active) then
     faults.respond(res, active)
   else

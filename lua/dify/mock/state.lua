@@ -17,11 +17,26 @@ function State.new()
   return state
 end
 
+-- Ends what still follows or waits on the runs about to be forgotten.
+local function close_channels(runs)
+  for _, run in ipairs(runs or {}) do
+    if run.channel then
+      run.channel:close()
+    end
+  end
+end
+
 --- Forgets everything.
 function State:reset()
+  close_channels(self.workflow_run_list)
   self.clock = 0
   self.workflow_id = util.uuid() -- the app's published workflow
-  self.end_users = {} -- user string -> end-user id
+  self.tenant_id = util.uuid()
+  self.app_id = util.uuid()
+  self.end_users = {} -- user string -> {id, session_id, created_at}
+  self.end_users_by_id = {}
+  self.forms = {} -- human input form token -> form (dify.mock.human_input)
+  self.pipeline_files = {} -- knowledge pipeline uploads, by id
   self.conversations, self.conversation_list = {}, {}
   self.messages = {} -- id -> message; each conversation lists its own
   self.feedbacks = {} -- app feedbacks, oldest first
@@ -41,14 +56,20 @@ function State:tick()
   return self.clock
 end
 
+--- The end user Dify creates for a `user` string the first time it sees it.
+function State:end_user(user)
+  local end_user = self.end_users[user]
+  if not end_user then
+    end_user = { id = util.uuid(), session_id = user, created_at = util.now() }
+    self.end_users[user] = end_user
+    self.end_users_by_id[end_user.id] = end_user
+  end
+  return end_user
+end
+
 --- The end-user id Dify would create for a `user` string.
 function State:end_user_id(user)
-  local id = self.end_users[user]
-  if not id then
-    id = util.uuid()
-    self.end_users[user] = id
-  end
-  return id
+  return self:end_user(user).id
 end
 
 ---------------------------------------------------------------------------
@@ -61,12 +82,16 @@ function State:start_task(task_id, kind)
   return task
 end
 
---- Records a stop request; a task that is still streaming ends early.
+--- Records a stop request; a task that is still streaming ends early, and
+-- a task that says what stopping means (a paused run) is told.
 function State:stop_task(kind, task_id, user)
   self.stops[#self.stops + 1] = json.object({ kind = kind, task_id = task_id, user = user })
   local task = self.tasks[task_id]
   if task then
     task.stopped = true
+    if task.on_stop then
+      task.on_stop()
+    end
   end
 end
 
@@ -101,11 +126,11 @@ function State:create_conversation(user, inputs, name)
   return conversation
 end
 
---- The user's conversation with that id, or a 404 conversation_not_exists.
+--- The user's conversation with that id, or Dify's 404 (a NotFound: code not_found).
 function State:conversation_of(user, id)
   local conversation = self.conversations[id]
   if not conversation or conversation.user ~= user then
-    util.fail(404, "conversation_not_exists", "Conversation Not Exists.")
+    util.fail(404, "not_found", "Conversation Not Exists.")
   end
   return conversation
 end
@@ -120,9 +145,14 @@ end
 
 --- Adds a message (query and answer) to a conversation.
 function State:add_message(conversation, fields)
+  local previous = conversation.messages[#conversation.messages]
   local message = {
     id = fields.id or util.uuid(),
     conversation_id = conversation.id,
+    parent_message_id = previous and previous.id or json.null,
+    status = fields.status or "normal",
+    error = json.null,
+    extra_contents = json.array(),
     inputs = fields.inputs or conversation.inputs,
     query = fields.query or "",
     answer = fields.answer or "",
@@ -141,11 +171,11 @@ function State:add_message(conversation, fields)
   return message
 end
 
---- The user's message with that id, or a 404 message_not_exists.
+--- The user's message with that id, or Dify's 404 (a NotFound: code not_found).
 function State:message_of(user, id)
   local message = self.messages[id]
   if not message or (user and message.user ~= user) then
-    util.fail(404, "message_not_exists", "Message Not Exists.")
+    util.fail(404, "not_found", "Message Not Exists.")
   end
   return message
 end
@@ -400,10 +430,10 @@ function State:seed(kind, count, opts)
     for i = 1, count do
       local now = util.now()
       ids[i] = self:add_workflow_run({
-        id = util.uuid(), workflow_id = self.workflow_id, status = "succeeded",
+        id = util.uuid(), workflow_id = self.workflow_id, status = "succeeded", app = "workflow",
         inputs = json.object({ query = "run " .. i }), outputs = json.object({ text = "Echo: run " .. i }),
-        error = json.null, total_steps = 5, total_tokens = 10, created_at = now, finished_at = now,
-        elapsed_time = 0.42, user = user, task_id = util.uuid(),
+        error = json.null, total_steps = 4, total_tokens = 10, created_at = now, finished_at = now,
+        elapsed_time = 0.42, user = user, task_id = util.uuid(), executions = {},
       }).id
     end
   elseif kind == "datasets" then

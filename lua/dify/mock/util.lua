@@ -5,6 +5,10 @@ local json = require("dify.mock.json")
 
 local util = {}
 
+--- The end user Dify stands in when a route takes an optional `user` and
+-- gets none (its session id; the end user is anonymous).
+util.DEFAULT_USER = "DEFAULT-USER"
+
 ---------------------------------------------------------------------------
 -- Ids and times
 ---------------------------------------------------------------------------
@@ -26,6 +30,29 @@ function util.iso(t)
   return os.date("!%Y-%m-%dT%H:%M:%S", t)
 end
 
+--- A random lowercase hex string of n digits (tokens, nonces, signatures).
+function util.hex(n)
+  local digits = {}
+  for i = 1, n do
+    digits[i] = ("%x"):format(math.random(0, 15))
+  end
+  return table.concat(digits)
+end
+
+--- A signed-looking file URL on the host the request named, as Dify signs
+-- its FILES_URL links (timestamp, nonce, sign).
+function util.signed_url(req, path, extra)
+  local host = req.headers["host"] or "localhost"
+  return ("http://%s%s?timestamp=%d&nonce=%s&sign=%s%s"):format(
+    host, path, util.now(), util.hex(32), util.hex(43), extra or "")
+end
+
+--- `attachment; filename*=UTF-8''…`, the only form Dify sends (RFC 5987).
+function util.attachment_disposition(name)
+  local encoded = name:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)
+  return "attachment; filename*=UTF-8''" .. encoded
+end
+
 ---------------------------------------------------------------------------
 -- Errors: handlers raise them, the server turns them into Dify's error body
 ---------------------------------------------------------------------------
@@ -43,6 +70,26 @@ end
 
 function util.error_body(status, code, message)
   return json.object({ code = code, message = message, status = status })
+end
+
+--- Aborts the current handler with an answer whose body is `body` as it is:
+-- the few Dify answers that are not `{code, message, status}` (e.g.
+-- create_segments' `{"error": ...}`).
+function util.fail_body(status, body)
+  error(setmetatable({ status = status, body = body }, ApiError), 0)
+end
+
+--- Aborts the current handler as if no route had matched: Flask's HTML 404
+-- page (what an older server answers for a route it does not have).
+function util.fail_unrouted()
+  error(setmetatable({ status = 404, unrouted = true }, ApiError), 0)
+end
+
+--- The 500 Dify answers for an exception no handler knows.
+function util.fail_unknown()
+  error(setmetatable({ status = 500, body = json.object({
+    message = "Internal Server Error", code = "unknown", status = 500,
+  }) }, ApiError), 0)
 end
 
 ---------------------------------------------------------------------------
@@ -250,6 +297,55 @@ function util.usage(prompt, answer)
     latency = 0.42,
   })
 end
+
+local python_str
+
+local function python_repr(value)
+  if type(value) == "string" then
+    return "'" .. value:gsub("\\", "\\\\"):gsub("'", "\\'") .. "'"
+  end
+  return python_str(value)
+end
+
+--- What Python's str() makes of a JSON value: Dify sends a conversation
+-- variable's value as `str(value)`, so 3 is "3", true is "True" and an
+-- object is "{'a': 1}".
+function python_str(value)
+  if value == json.null or value == nil then
+    return "None"
+  elseif type(value) == "boolean" then
+    return value and "True" or "False"
+  elseif type(value) == "number" then
+    if value == math.floor(value) and math.abs(value) < 2 ^ 53 then
+      return ("%d"):format(value)
+    end
+    for digits = 15, 17 do -- the shortest text that reads back the same, as Python's repr
+      local text = ("%." .. digits .. "g"):format(value)
+      if tonumber(text) == value then
+        return text
+      end
+    end
+  elseif type(value) ~= "table" then
+    return tostring(value)
+  end
+  local items = {}
+  if json.is_array(value) then
+    for i, item in ipairs(value) do
+      items[i] = python_repr(item)
+    end
+    return "[" .. table.concat(items, ", ") .. "]"
+  end
+  local keys = {}
+  for key in pairs(value) do
+    keys[#keys + 1] = key
+  end
+  table.sort(keys)
+  for i, key in ipairs(keys) do
+    items[i] = python_repr(key) .. ": " .. python_repr(value[key])
+  end
+  return "{" .. table.concat(items, ", ") .. "}"
+end
+util.python_str = python_str
 
 --- A JSON array of view(item) for each item of list.
 function util.map(list, view)
