@@ -199,23 +199,35 @@ local function drive(srv)
   local _, completion_stream = read_stream(app, "complete_stream", { inputs = { query = "Write a limerick." } })
   call(app, "stop_completion", completion_stream and completion_stream.task_id or ZERO_ID)
 
-  -- Workflow apps (and a paused run's human input form, where a stream names one)
+  -- The kinds of chat app the fake server plays, chosen by the query (docs/mock.md): their events
+  for _, scenario in ipairs{ "workflow", "reasoning", "agent", "new_agent", "pause" } do
+    read_stream(app, "chat_stream", { query = scenario, inputs = {} })
+  end
+
+  -- Workflow apps
   local run = call(app, "run_workflow", { inputs = { query = "Summarise the notes." } }) or {}
   local run_id = run.workflow_run_id or ZERO_ID
   local workflow_id = run.data and run.data.workflow_id
   call(app, "run_workflow", { workflow_id = workflow_id or ZERO_ID, inputs = { query = "Again, that version." } })
+  call(app, "run_workflow", { inputs = { query = "Fail.", scenario = "fail" } }) -- a 200 whose status is failed
   local wf_events, wf_stream = read_stream(app, "run_workflow_stream", { inputs = { query = "Stream it." } })
+  read_stream(app, "run_workflow_stream", { inputs = { query = "Think it over.", scenario = "reasoning" } })
   call(app, "stop_workflow", wf_stream and wf_stream.task_id or first(wf_events, "task_id") or ZERO_ID)
   call(app, "workflow_run", run_id)
-  local replayed = read_stream(app, "workflow_events",
-    wf_stream and wf_stream.workflow_run_id or first(wf_events, "workflow_run_id") or run_id,
-    { include_state_snapshot = false })
+  read_stream(app, "workflow_events", wf_stream and wf_stream.workflow_run_id or first(wf_events, "workflow_run_id")
+    or run_id, { include_state_snapshot = false })
   call(app, "workflow_logs", { page = 1, limit = 20, status = "succeeded" })
-  local form_token = first(wf_events, "form_token") or first(chat_events, "form_token")
-    or first(replayed, "form_token") or "contract-check-form-token"
+
+  -- A paused run: its Human Input form, answered, and the resumed run's events
+  local paused_events, paused = read_stream(app, "run_workflow_stream",
+    { inputs = { query = "Ask first.", scenario = "pause" } })
+  local paused_run = paused and paused.workflow_run_id or first(paused_events, "workflow_run_id") or ZERO_ID
+  local form_token = first(paused_events, "form_token") or "no-form-token-in-the-paused-stream"
   local form = call(app, "human_input_form", form_token) or {}
   local action = type(form.user_actions) == "table" and form.user_actions[1] and form.user_actions[1].id or "approve"
-  call(app, "submit_human_input_form", form_token, { inputs = { comment = "Looks right." }, action = action })
+  call(app, "submit_human_input_form", form_token, { inputs = { comment = "Looks right.", priority = "high" },
+    action = action })
+  read_stream(app, "workflow_events", paused_run, { include_state_snapshot = true })
 
   call(app, "delete_conversation", conversation_id)
 
@@ -288,10 +300,19 @@ local function drive(srv)
   -- The knowledge pipeline
   local upload = call(kb, "upload_pipeline_file", { data = "Pipeline input.\n", filename = "input.txt" }) or {}
   local plugins = call(kb, "list_datasource_plugins", ds, { is_published = true }) or {}
-  local node = type(plugins) == "table" and plugins[1] and plugins[1].node_id or "1750000000000"
-  read_stream(kb, "run_datasource_node", ds, node, { datasource_type = "local_file", is_published = true,
-    inputs = {} })
-  local pipeline = { datasource_type = "local_file", start_node_id = node, is_published = true, inputs = {},
+  local function plugin_of(kind)
+    for _, plugin in ipairs(type(plugins) == "table" and plugins or {}) do
+      if plugin.datasource_type == kind then return plugin end
+    end
+    return { node_id = "no-" .. kind .. "-node", credentials = {} }
+  end
+  -- A local file needs no node run (nothing to browse); an online document's node lists its pages.
+  local online = plugin_of("online_document")
+  local credential = online.credentials and online.credentials[1]
+  read_stream(kb, "run_datasource_node", ds, online.node_id, { datasource_type = "online_document",
+    credential_id = credential and credential.id or nil, is_published = true, inputs = {} })
+  local pipeline = { datasource_type = "local_file", start_node_id = plugin_of("local_file").node_id,
+    is_published = true, inputs = {},
     datasource_info_list = { { reference = upload.id or ZERO_ID, name = "input.txt" } } }
   call(kb, "run_pipeline", ds, pipeline)
   read_stream(kb, "run_pipeline_stream", ds, pipeline)
@@ -343,10 +364,9 @@ local function exchanges(srv, log)
   return list
 end
 
--- $DIFY_OPENAPI_EXCHANGES names a file to keep the exchanges in (for running the checker by hand).
-local function run_checker(openapi, list)
-  local keep = os.getenv("DIFY_OPENAPI_EXCHANGES")
-  local path = keep and keep ~= "" and keep or os.tmpname()
+-- Runs the checker on a list of exchanges, written to `keep` (or a temporary file).
+local function run_checker(openapi, list, keep)
+  local path = keep or os.tmpname()
   local f = assert(io.open(path, "wb"))
   f:write(json.encode(list))
   f:close()
@@ -377,7 +397,9 @@ describe("the client's requests and the fake server's answers against Dify's Ope
     local srv = mock.start()
     local ok, err = pcall(function()
       log, failures = drive(srv)
-      code, lines = run_checker(openapi, exchanges(srv, log))
+      -- $DIFY_OPENAPI_EXCHANGES names a file to keep them in, for running the checker by hand.
+      local keep = os.getenv("DIFY_OPENAPI_EXCHANGES")
+      code, lines = run_checker(openapi, exchanges(srv, log), keep ~= "" and keep or nil)
     end)
     srv.stop()
     assert(ok, err)
