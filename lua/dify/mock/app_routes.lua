@@ -152,8 +152,6 @@ local PARAMETERS = json.object({
     json.object({ select = json.object({
       label = "Tone", variable = "tone", required = false, default = "neutral",
       options = json.array({ "neutral", "friendly", "formal" }) }) }),
-    json.object({ number = json.object({
-      label = "Count", variable = "count", required = false, default = "" }) }),
   }),
   sensitive_word_avoidance = json.object({ enabled = false, type = "", configs = json.array() }),
   file_upload = json.object({
@@ -193,8 +191,8 @@ local SITE = json.object({
   icon_background = "#FFEAD5",
   icon_url = json.null,
   description = "A fake Dify app for tests",
-  copyright = json.null,
-  privacy_policy = json.null,
+  copyright = "",
+  privacy_policy = "",
   custom_disclaimer = "",
   default_language = "en-US",
   show_workflow_steps = true,

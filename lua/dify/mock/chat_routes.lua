@@ -89,7 +89,7 @@ function chat.message_files(ctx)
         fail(400, "invalid_param", "upload_file_id does not name an uploaded file")
       end
       upload.in_message = true -- from now on its preview is served
-      url = "/files/" .. file.upload_file_id .. "/preview"
+      url = util.signed_url(ctx.req, "/files/" .. file.upload_file_id .. "/file-preview")
     elseif type(url) ~= "string" or url == "" then
       fail(400, "invalid_param", "a remote_url file needs a url")
     end

@@ -930,7 +930,7 @@ local function retrieve(ctx)
       name = hit.document.name, doc_type = json.null,
     })
     records[#records + 1] = json.object({
-      segment = segment, child_chunks = json.null, score = hit.score, tsne_position = json.null,
+      segment = segment, child_chunks = json.array(), score = hit.score, tsne_position = json.null,
     })
   end
   return 200, json.object({ query = json.object({ content = query }), records = records })

@@ -116,7 +116,7 @@ end
 ---------------------------------------------------------------------------
 
 function events.execution_metadata(tokens)
-  return json.object({ total_tokens = tokens, total_price = "0.0000100", currency = "USD" })
+  return json.object({ total_tokens = tokens, total_price = 0.00001, currency = "USD" })
 end
 
 --- workflow_started; `reason` is "initial" (a run's first start).

@@ -192,10 +192,10 @@ function State:set_feedback(message, rating, content)
     return
   end
   message.feedback = json.object({ rating = rating })
-  local stamp = util.iso(util.now())
+  local stamp = util.iso(util.now()) .. "Z"
   self.feedbacks[#self.feedbacks + 1] = json.object({
     id = util.uuid(),
-    app_id = "mock-app",
+    app_id = self.app_id,
     conversation_id = message.conversation_id,
     message_id = message.id,
     rating = rating,
@@ -253,7 +253,7 @@ local DEFAULT_RETRIEVAL = {
   reranking_mode = json.null,
   top_k = 3,
   score_threshold_enabled = false,
-  score_threshold = json.null,
+  score_threshold = 0.5,
 }
 
 function State:create_dataset(fields)
@@ -276,7 +276,7 @@ function State:create_dataset(fields)
     embedding_available = true,
     retrieval_model_dict = fields.retrieval_model or json.object(DEFAULT_RETRIEVAL),
     tags = {}, -- tag ids
-    doc_form = json.null,
+    doc_form = "text_model",
     documents = {}, -- id -> document
     document_list = {},
     metadata = {}, -- list of {id, type, name}
