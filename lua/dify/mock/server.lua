@@ -182,6 +182,9 @@ function Server:dispatch(route, params, req, res, active, api_path)
 end
 
 function Server:serve_api(req, res, active)
+  if req.path:find("^/console/api/") then -- Dify's console API: dify.mock.console
+    return require("dify.mock.console").serve(self, req, res, active)
+  end
   if req.path == "/" then -- the health/version probe on the server root
     if req.method ~= "GET" and req.method ~= "HEAD" then
       return send_error(res, 405, "method_not_allowed", "The method is not allowed for the requested URL.")
