@@ -365,18 +365,25 @@ local function dify_date(route, name, value, level)
     level + 1)
 end
 
+-- `end` is a Lua keyword: `from` and `to` may stand for `start` and `end`.
+local ALIASES = { start = "from", ["end"] = "to" }
+
 -- The fields with their dates in Dify's form (a copy: the caller's table is only read).
 local function with_dates(route, fields, level)
-  local out
+  local out, aliases = nil, {}
   for _, name in ipairs(route.dates) do
-    if fields[name] ~= nil then
+    local alias = ALIASES[name]
+    local value = fields[name]
+    if value == nil and alias then value = fields[alias] end
+    if alias then aliases[alias] = true end
+    if value ~= nil then
       out = out or {}
-      out[name] = dify_date(route, name, fields[name], level + 1)
+      out[name] = dify_date(route, name, value, level + 1)
     end
   end
   if not out then return fields end
   for key, value in pairs(fields) do
-    if out[key] == nil then out[key] = value end
+    if out[key] == nil and not aliases[key] then out[key] = value end
   end
   return out
 end
