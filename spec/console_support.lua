@@ -24,6 +24,11 @@ function cs.expire(srv, which) return control(srv, "POST", "expire", { tokens = 
 --- The fake console's counts (logins, refreshes, refusals...) and summary.
 function cs.state(srv) return control(srv, "GET", "state") end
 
+--- Marks a knowledge document of the fake server as failed to index.
+function cs.fail_document(srv, dataset_id, document_id, why)
+  return control(srv, "POST", "fail_document", { dataset_id = dataset_id, document_id = document_id, error = why })
+end
+
 --- A console client for the fake server; opts override the defaults.
 function cs.console(srv, opts)
   local o = { base_url = srv.root, email = cs.EMAIL, password = cs.PASSWORD, timeout = 10,

@@ -388,6 +388,20 @@ local function with_dates(route, fields, level)
   return out
 end
 
+-- The fields a route implies (an import's mode), in a copy.
+local function with_defaults(route, fields)
+  local out
+  for field, mode in pairs(route.default_mode) do
+    if fields.mode == nil and fields[field] ~= nil then
+      out = {}
+      for key, value in pairs(fields) do out[key] = value end
+      out.mode = mode
+      break
+    end
+  end
+  return out or fields
+end
+
 for _, route in ipairs(console_routes.list) do
   if route.stream then
     Console[route.name] = function(self, ...)
@@ -396,10 +410,19 @@ for _, route in ipairs(console_routes.list) do
       return self:_open_stream(route, fields, 2)
     end
   elseif not Console[route.name] then
+    local pick = route.pick
     Console[route.name] = function(self, ...)
       local fields = fields_from_args(route, ...)
       if route.dates then fields = with_dates(route, fields, 2) end
-      return self:_call(route, fields, 2)
+      if route.default_mode then fields = with_defaults(route, fields) end
+      local result, err = self:_call(route, fields, 2)
+      if pick and result ~= nil then
+        if type(result) ~= "table" or result[pick] == nil then
+          return nil, errors.new{ kind = "decode", message = "the answer has no " .. pick }
+        end
+        return result[pick]
+      end
+      return result, err
     end
   end
 end

@@ -173,7 +173,10 @@ errors.retry_after_seconds = retry_after_seconds
 local function details_of(decoded)
   local details
   for key, value in pairs(decoded) do
-    if key ~= "code" and key ~= "message" and key ~= "status" and value ~= json.null then
+    -- A numeric status repeats the HTTP one; a string status (a failed
+    -- import's "failed") is the body's own.
+    if key ~= "code" and key ~= "message" and not (key == "status" and type(value) == "number")
+      and value ~= json.null then
       details = details or {}
       details[key] = value
     end

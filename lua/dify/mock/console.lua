@@ -8,7 +8,10 @@
 --   POST /console/api/__mock/config  {login = "body"|"cookies"|"host_cookies",
 --        csrf = bool, password = "base64"|"plain", access_ttl = s, refresh_ttl = s}
 --   POST /console/api/__mock/expire  {tokens = "access"|"refresh"|"all"}
---   GET  /console/api/__mock/state   counts of logins, refreshes, refusals; apps, keys
+--   POST /console/api/__mock/fail_document {dataset_id, document_id, error}
+--        a knowledge document (of the Service API side) that failed to index
+--   GET  /console/api/__mock/state   counts of logins, refreshes, refusals; apps, keys,
+--        draft-run stops, invitations
 -- @module dify.mock.console
 
 local json = require("dify.mock.json")
@@ -63,6 +66,8 @@ local function control(st, req, name)
   elseif req.method == "POST" and name == "expire" then
     auth.expire(st, body.tokens)
     return 200, json.object({ result = "success" })
+  elseif req.method == "POST" and name == "fail_document" then
+    return 200, require("dify.mock.console_workspace_routes").fail_document(st.server, body)
   elseif req.method == "GET" and name == "state" then
     return 200, require("dify.mock.console_routes").summary(st)
   end

@@ -26,6 +26,9 @@ function routes.init(st)
   st.app_keys = {} -- app id -> list of keys
   st.dataset_keys = {}
   st.clock = 0
+  st.imports = {} -- pending imports by id
+  st.tasks, st.stops = {}, {} -- draft runs' task ids; stop calls seen
+  st.invitations = {}
 end
 
 --- What GET /console/api/__mock/state shows.
@@ -33,7 +36,7 @@ function routes.summary(st)
   local keys = 0
   for _, list in pairs(st.app_keys) do keys = keys + #list end
   return json.object({ config = st.config, counts = st.counts, apps = #st.app_list, app_keys = keys,
-    dataset_keys = #st.dataset_keys })
+    dataset_keys = #st.dataset_keys, stops = json.array(st.stops), invitations = json.array(st.invitations) })
 end
 
 local function tick(st)
@@ -66,11 +69,19 @@ end
 -- Apps
 ---------------------------------------------------------------------------
 
-local function find_app(ctx)
+--- The app the path names, or Dify's 404; with `modes`, the app must have one of them.
+local function find_app(ctx, modes)
   local app = ctx.st.apps[ctx.params.app_id]
-  if not app then fail(404, "not_found", "App not found.") end
+  if not app then fail(404, "app_not_found", "App not found.") end
+  if modes and not modes[app.mode] then
+    local names = {}
+    for mode in pairs(modes) do names[#names + 1] = ("'%s'"):format(mode) end
+    table.sort(names)
+    fail(404, "app_not_found", "App mode is not in the supported list: {" .. table.concat(names, ", ") .. "}")
+  end
   return app
 end
+routes.find_app = find_app
 
 local function optional_string(body, name, max)
   local value = util.string_field(body, name, false)
@@ -83,6 +94,7 @@ end
 local function view(app)
   return util.public(app, { seq = true, created_by = true })
 end
+routes.view = view
 
 -- GET /apps?page=&limit=&mode=&name=&is_created_by_me=
 local function list_apps(ctx)
@@ -104,9 +116,8 @@ local function list_apps(ctx)
   return 200, json.object({ data = items, has_more = more, limit = limit, page = page, total = #matching })
 end
 
--- POST /apps {name, mode, description, icon_type, icon, icon_background} -> 201
-local function create_app(ctx)
-  local body = ctx.body
+--- Adds an app to the console state (from POST /apps or an import); returns it.
+function routes.add_app(ctx, body)
   local name = util.string_field(body, "name", true)
   if name == "" then fail(400, "invalid_param", "name must not be empty") end
   local mode = util.string_field(body, "mode", true)
@@ -133,7 +144,12 @@ local function create_app(ctx)
   ctx.st.apps[id] = app
   table.insert(ctx.st.app_list, 1, app)
   ctx.st.app_keys[id] = {}
-  return 201, view(app)
+  return app
+end
+
+-- POST /apps {name, mode, description, icon_type, icon, icon_background} -> 201
+local function create_app(ctx)
+  return 201, view(routes.add_app(ctx, ctx.body))
 end
 
 -- GET /apps/{app_id}
@@ -262,6 +278,7 @@ end
 
 local function by_seq(a, b) return a.seq < b.seq end
 
+--- The app's messages (oldest first) within the request's start and end.
 local function app_messages(ctx, app)
   local all = {}
   for _, message in pairs(ctx.server.state.messages) do all[#all + 1] = message end
@@ -277,6 +294,8 @@ local function app_messages(ctx, app)
   end
   return found
 end
+
+routes.app_messages = app_messages
 
 local function day_of(t) return os.date("!%Y-%m-%d", t) end
 
@@ -393,6 +412,8 @@ function routes.register(router)
   router:add("DELETE", "/datasets/api-keys/:key_id", delete_dataset_key)
   for name in pairs(STATISTICS) do router:add("GET", "/apps/:app_id/statistics/" .. name, statistic(name)) end
   router:add("GET", "/apps/:app_id/workflow/statistics/daily-conversations", workflow_daily_runs)
+  require("dify.mock.console_app_routes").register(router)
+  require("dify.mock.console_workspace_routes").register(router)
 end
 
 return routes
