@@ -82,7 +82,8 @@ local routes = {
   { name = "document_indexing_status", method = "GET",
     path = "/datasets/{dataset_id}/documents/{document_id}/indexing-status",
     params = { "dataset_id", "document_id" } },
-  { name = "dataset_error_docs", method = "GET", path = "/datasets/{dataset_id}/error-docs", params = { "dataset_id" } },
+  { name = "dataset_error_docs", method = "GET", path = "/datasets/{dataset_id}/error-docs",
+    params = { "dataset_id" } },
   { name = "retry_documents", method = "POST", path = "/datasets/{dataset_id}/retry", params = { "dataset_id" },
     required = { document_ids = "table" }, result = "ok" },
 
