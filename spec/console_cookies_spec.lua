@@ -11,7 +11,8 @@ local function start_canned(answer)
   local f = assert(io.open(path, "wb"))
   f:write(answer)
   f:close()
-  local pipe = assert(io.popen(("exec lua5.4 %s/fixtures/canned_server.lua %s $PPID & echo $!"):format(
+  -- The shell prints its pid, then becomes the server (exec): the pid comes first.
+  local pipe = assert(io.popen(("echo $$; exec lua5.4 %s/fixtures/canned_server.lua %s $PPID"):format(
     this_dir, path)))
   local pid = tonumber(pipe:read("*l"))
   local port = tonumber((pipe:read("*l") or ""):match("^port (%d+)$"))
