@@ -283,6 +283,27 @@ describe("dify.console's session", function()
     end)
   end)
 
+  describe("from a store holding a dead session", function()
+    it("checks it with a GET before taking it, then renews, and sends the POST twice at most", function()
+      local kept
+      local store = { load = function() return kept end, save = function(_, s) kept = s end }
+      local a = cs.console(srv, { session_store = store })
+      assert(a:profile())
+      local b = cs.console(srv, { session_store = {
+        load = function() return nil end, save = function(_, s) kept = s end } })
+      assert(b:profile()) -- the store now holds b's session, a still its own
+      srv.reset() -- the fake forgets every session
+      assert.is_true(a:logout())
+      local posts = cs.requests(srv, "^/logout$")
+      assert.equal(2, #posts)
+      local checks = cs.requests(srv, "^/account/profile$")
+      assert.equal(1, #checks) -- b's session, tried before it was taken: refused
+      local counts = cs.state(srv).counts
+      assert.equal(1, counts.logins)
+      assert.equal(1, counts.failed_refreshes)
+    end)
+  end)
+
   describe("arguments", function()
     it("raise when there is no way to log in", function()
       local err = support.raised(dify.console, { base_url = srv.root })

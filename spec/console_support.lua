@@ -1,6 +1,6 @@
 -- Shared set-up for the console specs: the fake server's console control
--- routes and a console client for it.
-local dify = require("dify")
+-- routes and a console client for it. dify is loaded only by cs.console: the
+-- OpenResty specs use the rest without dify.core built for the test's Lua.
 local mock = require("spec.mock")
 
 local cs = {}
@@ -36,7 +36,7 @@ function cs.console(srv, opts)
   for k, v in pairs(opts or {}) do o[k] = v end
   if o.email == false then o.email = nil end
   if o.password == false then o.password = nil end
-  return dify.console(o)
+  return require("dify").console(o)
 end
 
 --- The recorded console API requests (not the control ones), oldest first,

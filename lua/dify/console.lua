@@ -138,8 +138,9 @@ function Console:__tostring()
 end
 
 -- Every secret a message could hold, longest first (a password's base64 is
--- longer than the password), for errors.redact.
-function Console:_secrets()
+-- longer than the password), for errors.redact; `extra` is a session about
+-- to be sent that the console does not hold yet.
+function Console:_secrets(extra)
   local state, list, seen = auth[self], {}, {}
   local function add(value)
     if type(value) == "string" and #value >= 3 and not seen[value] then
@@ -150,7 +151,7 @@ function Console:_secrets()
   add(state.email)
   add(state.password)
   if state.password then add(session.base64(state.password)) end
-  for _, s in ipairs{ state.session or {}, state.previous or {} } do
+  for _, s in ipairs{ state.session or {}, state.previous or {}, extra or {} } do
     for _, name in ipairs(session.TOKENS) do add(s[name]) end
   end
   table.sort(list, function(a, b) return #a > #b end)
@@ -250,13 +251,25 @@ function Console:_ensure()
   return self:login()
 end
 
--- After a 401 sent with `stale`: the store's newer session (another worker
--- renewed it), else a refresh, else a new login. Returns true, or nil and
--- the error of the renewal that failed (nil alone when none could be tried).
+-- Whether Dify takes session s: a GET of the profile with it (never the
+-- caller's request, which is sent once more at most). Anything but a 401
+-- counts as yes: the call itself will say what is wrong.
+function Console:_accepted(s)
+  local headers = session.header_lines(s)
+  for name, value in pairs(self.headers) do headers[#headers + 1] = name .. ": " .. value end
+  local req = { method = "GET", url = self.base_url .. "/account/profile", headers = headers }
+  local status, err = Client._exchange(self, "request", req, self:_secrets(s), "/account/profile")
+  return status ~= nil or err.status ~= 401
+end
+
+-- After a 401 sent with `stale`: the store's session when another process
+-- renewed it (checked first: the whole workspace may have been logged out),
+-- else a refresh, else a new login. Returns true, or nil and the error of
+-- the renewal that failed (nil alone when none could be tried).
 function Console:_renew(stale)
   local state = auth[self]
   local stored = self:_stored()
-  if stored and not session.same(stored, stale) then
+  if stored and not session.same(stored, stale) and self:_accepted(stored) then
     self:_adopt(stored, false)
     return true
   end
