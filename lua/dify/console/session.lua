@@ -223,7 +223,8 @@ end
 -- one login: `dify.console{ session_store = session.shared_dict_store(ngx.shared.dify, "console") }`.
 -- @param dict the shared dict
 -- @tparam string key its key
--- @tparam[opt] function encode, decode JSON (default `dify.json`)
+-- @tparam[opt] function encode JSON encoder (default `dify.json.encode`)
+-- @tparam[opt] function decode JSON decoder (default `dify.json.decode`)
 function session.shared_dict_store(dict, key, encode, decode)
   local json = require("dify.json")
   encode, decode = encode or json.encode, decode or json.decode
