@@ -284,6 +284,35 @@ describe("dify.console's session", function()
     end)
   end)
 
+  describe("with a refresh token alone", function()
+    it("refreshes before the first call, and says why when it cannot", function()
+      local s = assert(cs.console(srv):session())
+      local resumed = cs.console(srv, { email = false, password = false,
+        session = { refresh_token = s.refresh_token, cookies = s.cookies } })
+      assert(resumed:profile())
+      assert.equal(1, cs.state(srv).counts.refreshes)
+      local dead = cs.console(srv, { email = false, password = false,
+        session = { refresh_token = s.refresh_token, cookies = s.cookies } }) -- used once already
+      local result, err = dead:profile()
+      assert.is_nil(result)
+      assert.equal(401, err.status)
+      assert.matches("^refresh failed", err.message)
+    end)
+  end)
+
+  describe("logging out", function()
+    it("logs out the store's session even before any call", function()
+      local kept
+      local store = { load = function() return kept end, save = function(_, s) kept = s end }
+      assert(cs.console(srv, { session_store = store }):profile())
+      local other = cs.console(srv, { email = false, password = false, session_store = store })
+      assert.is_true(other:logout())
+      assert.equal(1, cs.state(srv).counts.logouts)
+      assert.is_nil(kept)
+      assert.matches("not logged in", tostring(other))
+    end)
+  end)
+
   describe("from a store holding a dead session", function()
     it("checks it with a GET before taking it, then renews, and sends the POST twice at most", function()
       local kept

@@ -247,7 +247,11 @@ function Console:_ensure()
   end
   local s = state.session
   if s and s.access_token then return true end
-  if s and s.refresh_token and self:_refresh() then return true end
+  if s and s.refresh_token then
+    local refreshed, err = self:_refresh()
+    if refreshed then return true end
+    if not (state.email and state.password) then return nil, err end
+  end
   return self:login()
 end
 
@@ -346,6 +350,10 @@ end
 -- forgotten either way).
 function Console:logout()
   local state = auth[self]
+  if not state.session then
+    local stored = self:_stored()
+    if stored then self:_adopt(stored, false) end
+  end
   local result, err = true, nil
   if state.session then result, err = self:_call(console_routes.by_name.logout, {}, 2) end
   state.previous, state.session = state.session, nil
