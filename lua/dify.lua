@@ -521,6 +521,9 @@ local function fields_from_args(route, ...)
   return fields
 end
 
+-- For dify.console, whose calls share this machinery (not a public API).
+dify._internal = { Client = Client, fields_from_args = fields_from_args }
+
 for _, route in ipairs(routes.list) do
   if route.stream then
     Client[route.name] = function(self, ...)
@@ -536,6 +539,13 @@ end
 --- The workspace's text-embedding models: `list_models("text-embedding")`.
 function Client:list_embedding_models(fields)
   return self:list_models("text-embedding", fields)
+end
+
+--- Makes a client of Dify's console API (apps, API keys, statistics): see
+-- `dify.console` (lua/dify/console.lua) for its options and methods.
+function dify.console(opts)
+  local console = require("dify.console").new(opts, 3)
+  return console
 end
 
 --- Relays a stream to the browser as server-sent events, from an nginx

@@ -28,6 +28,7 @@ describe("examples", function()
     ["workflow.lua"] = { args = '"flow"', says = "blocking run succeeded" },
     ["human_input.lua"] = { says = "workflow succeeded" },
     ["knowledge_base.lua"] = { says = "deleted dataset", key = "dataset-example-key" },
+    ["console.lua"] = { says = "Echo: Hello!" }, -- logs in to the fake console (spec/console_*_spec.lua)
   }
 
   for name, expected in pairs(expectations) do

@@ -133,7 +133,29 @@ static int field_ref(lua_State *L, int t, const char *key, int type) {
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-/* Parses "name: value\n" lines into the table at t (repeated names joined by ", "). */
+/* Set-Cookie is the one header whose lines cannot be joined by ", ": a
+ * cookie's Expires date holds a comma. Its lines become a list, in order. */
+static int is_set_cookie(const char *name, size_t n) {
+    return n == 10 && memcmp(name, "set-cookie", 10) == 0; /* names are lower case */
+}
+
+static void append_set_cookie(lua_State *L, int t, const char *value, size_t value_len) {
+    lua_pushliteral(L, "set-cookie");
+    lua_rawget(L, t);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushliteral(L, "set-cookie");
+        lua_pushvalue(L, -2);
+        lua_rawset(L, t);
+    }
+    lua_pushlstring(L, value, value_len);
+    lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
+/* Parses "name: value\n" lines into the table at t (repeated names joined by
+ * ", ", except set-cookie: a list of its lines). */
 static void parse_headers(lua_State *L, int t, const char *data, size_t len) {
     size_t pos = 0;
     while (pos < len) {
@@ -143,12 +165,17 @@ static void parse_headers(lua_State *L, int t, const char *data, size_t len) {
         pos += n + 1;
         const char *sep = memchr(line, ':', n);
         if (!sep) continue;
-        lua_pushlstring(L, line, (size_t)(sep - line));
-        lua_pushvalue(L, -1);
-        lua_rawget(L, t);
-        size_t value_at = (size_t)(sep - line) + 2;
+        size_t name_len = (size_t)(sep - line);
+        size_t value_at = name_len + 2;
         const char *value = line + (value_at <= n ? value_at : n);
         size_t value_len = n - (size_t)(value - line);
+        if (is_set_cookie(line, name_len)) {
+            append_set_cookie(L, t, value, value_len);
+            continue;
+        }
+        lua_pushlstring(L, line, name_len);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, t);
         if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
             lua_pushlstring(L, value, value_len);

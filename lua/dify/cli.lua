@@ -50,6 +50,11 @@ Commands:
   run-workflow -i k=v    run a workflow app, stream its output
   conversations          list the user's conversations
   tts TEXT -o FILE       turn TEXT into speech, written to FILE
+  login                  log in to the Dify console (asks for the password)
+  apps                   list the workspace's apps
+  keys list|create|delete APP   an app's API keys
+  stats APP              an app's daily statistics (--from, --to, --json)
+  logout                 log out of the console
   help [COMMAND]         this text, or a command's help
 
 Run "dify COMMAND --help" for a command's options.
@@ -442,6 +447,12 @@ Options:
     say(("wrote %s (%d bytes)\n"):format(options.output, size))
   end,
 }
+
+-- The console commands (login, logout, apps, keys, stats): dify.cli.console.
+require("dify.cli.console").register(commands, {
+  fail = fail, check = check, say = say, write_json_line = write_json_line, is_tty = is_tty, EXIT = cli.EXIT,
+  out = function(...) cli.stdout:write(...) end,
+})
 
 -- Dispatch.
 

@@ -60,8 +60,13 @@ local function redact(text, secret)
   return table.concat(out)
 end
 
---- Replaces every occurrence of a secret in an error's text fields.
+--- Replaces every occurrence of a secret (or of each of a list of secrets,
+-- longest first) in an error's text fields.
 function errors.redact(err, secret)
+  if type(secret) == "table" then
+    for _, one in ipairs(secret) do errors.redact(err, one) end
+    return err
+  end
   err.message = redact(err.message, secret)
   err.code = redact(err.code, secret)
   for key, value in pairs(err.details or {}) do
@@ -164,7 +169,10 @@ errors.retry_after_seconds = retry_after_seconds
 local function details_of(decoded)
   local details
   for key, value in pairs(decoded) do
-    if key ~= "code" and key ~= "message" and key ~= "status" and value ~= json.null then
+    -- A numeric status repeats the HTTP one; a string status (a failed
+    -- import's "failed") is the body's own.
+    if key ~= "code" and key ~= "message" and not (key == "status" and type(value) == "number")
+      and value ~= json.null then
       details = details or {}
       details[key] = value
     end

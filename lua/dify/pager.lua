@@ -57,8 +57,10 @@ local function has_more(page) return page.has_more == true end
 -- @tparam table client a dify client
 -- @tparam string method a list method's name, e.g. "conversations"
 -- @tparam[opt] table params the method's fields (path fields by name), plus `max_pages`
-function pager.each(client, method, params)
-  local route = routes.by_name[method]
+-- @tparam[opt] table route_table where `method` is looked up (default `dify.routes`;
+--  `dify.console` passes its own)
+function pager.each(client, method, params, route_table)
+  local route = (route_table or routes).by_name[method]
   if not route or not route.paging then
     error(("each: %s is not a list call"):format(tostring(method)), 3)
   end

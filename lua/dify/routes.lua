@@ -250,8 +250,8 @@ local routes = {
 }
 
 local by_name = {}
-for _, route in ipairs(routes) do
-  assert(not by_name[route.name], "duplicate route " .. route.name)
+-- Fills in a route's defaults (dify.console's route table uses it too).
+local function prepare(route)
   route.params = route.params or {}
   route.fixed_path = not route.path:find("{", 1, true) and route.path_when == nil
   route.required_list = {}
@@ -266,7 +266,11 @@ for _, route in ipairs(routes) do
   route.ends = {}
   if route.terminal then route.ends[route.terminal] = true end
   for _, name in ipairs(route.also_ends or {}) do route.ends[name] = true end
-  by_name[route.name] = route
+  return route
+end
+for _, route in ipairs(routes) do
+  assert(not by_name[route.name], "duplicate route " .. route.name)
+  by_name[route.name] = prepare(route)
 end
 
-return { list = routes, by_name = by_name }
+return { list = routes, by_name = by_name, prepare = prepare }

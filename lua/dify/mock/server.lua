@@ -249,6 +249,9 @@ local function redirect_to_index(req, res)
 end
 
 function Server:serve_api(req, res, active)
+  if req.path:find("^/console/api/") then -- Dify's console API: dify.mock.console
+    return require("dify.mock.console").serve(self, req, res, active)
+  end
   if req.path == "/" then
     return serve_root(req, res, active)
   elseif req.path == "/v1" then

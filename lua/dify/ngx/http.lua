@@ -143,7 +143,8 @@ end
 
 --- Reads the status line and headers, skipping 1xx answers.
 -- `which` names the limit a read timeout means ("total" or "idle").
--- Returns status, headers (lower-case names; repeats joined by ", "), or nil, kind, message, which.
+-- Returns status, headers (lower-case names; repeats joined by ", ", but `set-cookie` is
+-- the list of its lines), or nil, kind, message, which.
 function Conn:read_head(cap_ms, which, method)
   while true do
     local line, kind, message, timeout_which = self:_line(cap_ms, which)
@@ -159,7 +160,14 @@ function Conn:read_head(cap_ms, which, method)
       local name, value = line:match("^([^:%s]+)%s*:%s*(.-)%s*$")
       if name then
         name = name:lower()
-        headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
+        if name == "set-cookie" then
+          -- A cookie's Expires date holds a comma: its lines stay a list, as from the C core.
+          local cookies = headers[name] or {}
+          cookies[#cookies + 1] = value
+          headers[name] = cookies
+        else
+          headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
+        end
       end
     end
     if status >= 200 or status < 100 then
