@@ -58,13 +58,20 @@ local function event_names(list)
   return names
 end
 
+-- A little-endian unsigned integer of `width` bytes at `pos` (string.unpack
+-- is Lua 5.3+, and the specs run on every Lua).
+local function le(bytes, pos, width)
+  local n = 0
+  for i = width - 1, 0, -1 do n = n * 256 + bytes:byte(pos + i) end
+  return n
+end
+
 -- The names and contents of a stored ZIP's local file entries.
 local function unzip(bytes)
   local files, pos = {}, 1
   while bytes:sub(pos, pos + 3) == "PK\3\4" do
-    local method = string.unpack("<I2", bytes, pos + 8)
-    local size, name_length, extra_length = string.unpack("<I4", bytes, pos + 22),
-      string.unpack("<I2", bytes, pos + 26), string.unpack("<I2", bytes, pos + 28)
+    local method = le(bytes, pos + 8, 2)
+    local size, name_length, extra_length = le(bytes, pos + 22, 4), le(bytes, pos + 26, 2), le(bytes, pos + 28, 2)
     assert(method == 0, "stored entries only")
     local name_start = pos + 30
     local data_start = name_start + name_length + extra_length

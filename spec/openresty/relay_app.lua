@@ -118,9 +118,16 @@ function cases.upload_path()
   return { id = file.id, name = file.name, size = file.size, length = #content, progress = progress }
 end
 
+-- Dify previews only files attached to one of the app's messages.
+local function attached(file)
+  assert(shared:chat{ query = "see the file", files = {
+    { type = "document", transfer_method = "local_file", upload_file_id = file.id } } })
+  return file
+end
+
 function cases.preview_output()
   local content = ("binary\0bytes\r\n"):rep(1000)
-  local file = assert(shared:upload_file{ data = content, filename = "b.bin" })
+  local file = attached(assert(shared:upload_file{ data = content, filename = "b.bin" }))
   local path = temp_path("preview-" .. ngx.worker.pid() .. ".bin")
   local done, content_type = shared:file_preview(file.id, { output = path })
   local on_disk = read_file(path)
@@ -136,7 +143,7 @@ function cases.preview_output()
 end
 
 function cases.output_raises()
-  local file = assert(shared:upload_file{ data = ("x"):rep(100000), filename = "c.bin" })
+  local file = attached(assert(shared:upload_file{ data = ("x"):rep(100000), filename = "c.bin" }))
   local ok, err = pcall(shared.file_preview, shared, file.id, { output = function() error("sink says no") end })
   local after = shared:info() -- the client still works afterwards
   return { raised_by_call = not ok and tostring(err) or nil, after = after and after.name }
