@@ -62,7 +62,9 @@ local routes = {
   { name = "delete_conversation", method = "DELETE", path = "/conversations/{conversation_id}",
     params = { "conversation_id" }, user = "optional", result = "ok" },
   { name = "rename_conversation", method = "POST", path = "/conversations/{conversation_id}/name",
-    params = { "conversation_id" }, user = "optional" },
+    params = { "conversation_id" }, user = "optional",
+    -- Dify needs a name unless it is to make one up itself.
+    required_one = { name = "string", auto_generate = "boolean" } },
   { name = "text_to_audio", method = "POST", path = "/text-to-audio", user = "optional", result = "bytes" },
   { name = "audio_to_text", method = "POST", path = "/audio-to-text", user = "optional", send = "multipart" },
   { name = "parameters", method = "GET", path = "/parameters", user = false },
