@@ -82,4 +82,17 @@ function support.read_file(path)
   return text
 end
 
+--- The text of every file `ls` names for `listing` (its arguments: globs),
+-- but those whose path matches the Lua pattern `skip`, joined by newlines:
+-- what the route specs search for calls.
+function support.spec_sources(listing, skip)
+  local pipe = assert(io.popen("ls " .. listing))
+  local text = {}
+  for path in pipe:lines() do
+    if not path:match(skip) then text[#text + 1] = assert(support.read_file(path)) end
+  end
+  pipe:close()
+  return table.concat(text, "\n")
+end
+
 return support
