@@ -47,11 +47,14 @@ local auth = setmetatable({}, { __mode = "k" })
 local CONSOLE_ONLY = { email = true, password = true, encode_password = true, session = true,
   session_store = true, language = true, base_url = true, api_key = true, user = true }
 
-local function root_of(url)
+--- The server root of a URL: a trailing slash, `/console/api` or `/v1` dropped
+-- (bin/dify's console commands compare their saved root by it too).
+function console.root_of(url)
   url = url:gsub("/+$", "")
   url = url:gsub("/console/api$", ""):gsub("/v1$", "")
   return url
 end
+local root_of = console.root_of
 
 local function check_string(opts, key, level)
   if opts[key] ~= nil and type(opts[key]) ~= "string" then

@@ -129,7 +129,7 @@ function console_cli.register(commands, h)
   local function root_of(options, saved)
     local url = options.base_url or os.getenv("DIFY_CONSOLE_URL")
       or (saved and saved.base_url) or os.getenv("DIFY_BASE_URL") or "https://cloud.dify.ai"
-    return (url:gsub("/+$", ""):gsub("/console/api$", ""):gsub("/v1$", ""))
+    return require("dify.console").root_of(url)
   end
 
   local function store_for(root)
