@@ -251,10 +251,6 @@ local function time_range(ctx)
   return start, stop
 end
 
-local function bearer(record)
-  return ((record.headers or {})["authorization"] or ""):match("^[Bb]earer%s+(%S+)%s*$")
-end
-
 -- The Service API records (list) matched to the app, in order: for each
 -- recorded request of `path` made with one of the app's keys, the next item
 -- of `items` (oldest first) that `fits` it.
@@ -263,7 +259,8 @@ local function matched(ctx, app, path, items, fits)
   for _, key in ipairs(ctx.st.app_keys[app.id]) do keys[key.token] = true end
   local out, next_item = {}, 1
   for _, record in ipairs(ctx.server.requests) do
-    if record.method == "POST" and record.path == path and keys[bearer(record)] and type(record.json) == "table" then
+    if record.method == "POST" and record.path == path and keys[util.bearer(record.headers or {})]
+      and type(record.json) == "table" then
       for i = next_item, #items do
         if fits(items[i], record.json) then
           out[#out + 1] = items[i]

@@ -132,7 +132,7 @@ local function key_prefix_for(api_path)
 end
 
 local function check_auth(req, api_path)
-  local key = (req.headers["authorization"] or ""):match("^[Bb]earer%s+(%S+)%s*$")
+  local key = util.bearer(req.headers)
   local prefix = key_prefix_for(api_path)
   if not key or key == "app-bad" or key == "dataset-bad" or key:sub(1, #prefix) ~= prefix then
     fail(401, "unauthorized", "Access token is invalid")

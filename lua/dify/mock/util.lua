@@ -110,6 +110,12 @@ end
 -- Request values
 ---------------------------------------------------------------------------
 
+--- The token of the `Authorization: Bearer …` header in `headers` (lower-case
+-- names), or nil.
+function util.bearer(headers)
+  return (headers["authorization"] or ""):match("^[Bb]earer%s+(%S+)%s*$")
+end
+
 --- A query argument may repeat (then it is a list); most routes want the first.
 function util.first(value)
   if type(value) == "table" then
