@@ -33,7 +33,6 @@ function console.state_of(server)
   local st = states[key]
   if not st then
     st = auth.new_state()
-    st.server = server
     require("dify.mock.console_routes").init(st)
     states[key] = st
   end
