@@ -221,13 +221,19 @@ end
 -- The rarer checks of a route: at least one of some fields, values from a
 -- list, path segments of a given shape.
 local function check_constraints(route, fields, level)
-  if route.required_one then
-    local names, found = {}, false
-    for name, kind in pairs(route.required_one) do
-      names[#names + 1] = name .. " (" .. kind .. ")"
-      if type(fields[name]) == kind then found = true end
+  local required_one = route.required_one
+  if required_one then
+    local found = false
+    for name, kind in pairs(required_one) do
+      if type(fields[name]) == kind then
+        found = true
+        break
+      end
     end
     if not found then
+      -- The names for the message only: a call that has one builds none.
+      local names = {}
+      for name, kind in pairs(required_one) do names[#names + 1] = name .. " (" .. kind .. ")" end
       table.sort(names)
       error(("%s: one of %s is required"):format(route.name, table.concat(names, ", ")), level + 1)
     end
@@ -235,7 +241,10 @@ local function check_constraints(route, fields, level)
   for name, allowed in pairs(route.one_of or EMPTY) do
     local value, ok = fields[name], false
     for _, candidate in ipairs(allowed) do
-      if value == candidate then ok = true end
+      if value == candidate then
+        ok = true
+        break
+      end
     end
     if not ok then
       error(("%s: %s must be one of %s"):format(route.name, name, table.concat(allowed, ", ")), level + 1)

@@ -7,9 +7,7 @@ local mock = require("spec.mock")
 local LUA = os.getenv("DIFY_LUA") or "lua5.4"
 local API_KEY = "app-cli-secret-4242"
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
-end
+local shell_quote, shell_ok = support.shell_quote, support.shell_ok
 
 local function command_line(srv, words, env)
   local parts = {
@@ -24,26 +22,10 @@ end
 -- Runs bin/dify to the end; returns exit code, stdout, stderr.
 local function run(srv, words, opts)
   opts = opts or {}
-  local out, err = os.tmpname(), os.tmpname()
-  local input = support.temp_file(opts.stdin or "")
-  local pipe = assert(io.popen(("%s <%s >%s 2>%s; echo $?"):format(
-    command_line(srv, words, opts), input, out, err)))
-  local code = tonumber(pipe:read("*a"):match("(%d+)%s*$"))
-  pipe:close()
-  local stdout, stderr = support.read_file(out), support.read_file(err)
-  os.remove(out)
-  os.remove(err)
-  os.remove(input)
+  local code, stdout, stderr = support.run_command(command_line(srv, words, opts), opts.stdin)
   assert.not_matches(API_KEY, stdout, 1, true)
   assert.not_matches(API_KEY, stderr, 1, true)
   return code, stdout, stderr
-end
-
--- os.execute's result differs: a number on Lua 5.1 and LuaJIT, true/nil later.
-local function shell_ok(command)
-  local result = os.execute(command)
-  if type(result) == "number" then return result == 0 end
-  return result == true
 end
 
 -- Polls until check() is true, for at most `seconds`.

@@ -1,18 +1,12 @@
 -- dify.console's apps, API keys and statistics against the fake console,
 -- and the newcomer's path: log in, create an app and a key, chat with it.
 local dify = require("dify")
-local mock = require("spec.mock")
 local cs = require("spec.console_support")
 local support = require("spec.support")
 
 describe("dify.console", function()
   local srv, console
-  setup(function() srv = mock.start() end)
-  teardown(function() srv.stop() end)
-  before_each(function()
-    srv.reset()
-    console = cs.console(srv)
-  end)
+  cs.serve(function(s, c) srv, console = s, c end)
 
   local function new_app(fields)
     local f = { name = "App", mode = "chat" }

@@ -8,13 +8,7 @@ local support = require("spec.support")
 
 local LUA = os.getenv("DIFY_LUA") or "lua5.4"
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
-
-local function shell_ok(command)
-  local result = os.execute(command)
-  if type(result) == "number" then return result == 0 end
-  return result == true
-end
+local shell_quote, shell_ok = support.shell_quote, support.shell_ok
 
 local function mode_of(path)
   local pipe = assert(io.popen("stat -c %a " .. shell_quote(path) .. " 2>/dev/null"))
@@ -52,16 +46,7 @@ describe("bin/dify's console commands", function()
   -- Runs bin/dify to the end; returns exit code, stdout, stderr (all kept for the secret search).
   local function run(words, opts)
     opts = opts or {}
-    local out, err = os.tmpname(), os.tmpname()
-    local input = support.temp_file(opts.stdin or "")
-    local pipe = assert(io.popen(("%s <%s >%s 2>%s; echo $?"):format(command_line(words, opts.env), input, out,
-      err)))
-    local code = tonumber(pipe:read("*a"):match("(%d+)%s*$"))
-    pipe:close()
-    local stdout, stderr = support.read_file(out), support.read_file(err)
-    os.remove(out)
-    os.remove(err)
-    os.remove(input)
+    local code, stdout, stderr = support.run_command(command_line(words, opts.env), opts.stdin)
     outputs[#outputs + 1] = stdout
     outputs[#outputs + 1] = stderr
     return code, stdout, stderr

@@ -2,18 +2,12 @@
 -- publishing, DSL export and import (with its confirm step), the admin's
 -- conversation log and draft runs (streams).
 local dify = require("dify")
-local mock = require("spec.mock")
 local cs = require("spec.console_support")
 local support = require("spec.support")
 
 describe("dify.console", function()
   local srv, console
-  setup(function() srv = mock.start() end)
-  teardown(function() srv.stop() end)
-  before_each(function()
-    srv.reset()
-    console = cs.console(srv)
-  end)
+  cs.serve(function(s, c) srv, console = s, c end)
 
   local function new_app(mode, name)
     return assert(console:create_app{ name = name or "App", mode = mode or "chat" })

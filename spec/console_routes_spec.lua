@@ -2,23 +2,11 @@
 -- described completely: adding a route without a spec fails here.
 local console_routes = require("dify.console.routes")
 local service_routes = require("dify.routes")
-
-local function console_spec_sources()
-  local pipe = assert(io.popen("ls spec/console_*_spec.lua spec/openresty/*console*.lua 2>/dev/null"))
-  local text = {}
-  for path in pipe:lines() do
-    if not path:match("console_routes_spec%.lua$") then
-      local f = assert(io.open(path, "rb"))
-      text[#text + 1] = f:read("*a")
-      f:close()
-    end
-  end
-  pipe:close()
-  return table.concat(text, "\n")
-end
+local support = require("spec.support")
 
 describe("the console's route table", function()
-  local source = console_spec_sources()
+  local source = support.spec_sources("spec/console_*_spec.lua spec/openresty/*console*.lua 2>/dev/null",
+    "console_routes_spec%.lua$")
 
   it("has a spec calling every route", function()
     local missing = {}

@@ -39,6 +39,21 @@ function cs.console(srv, opts)
   return require("dify").console(o)
 end
 
+--- Gives the enclosing describe block one fake server, started once, reset
+-- before each test and stopped at the end, and a fresh console client for
+-- it before each test: `each(srv, console)` receives both.
+function cs.serve(each)
+  -- Spec files see busted's functions as globals; a module reaches them here.
+  local busted = require("busted")
+  local srv
+  busted.setup(function() srv = mock.start() end)
+  busted.teardown(function() srv.stop() end)
+  busted.before_each(function()
+    srv.reset()
+    each(srv, cs.console(srv))
+  end)
+end
+
 --- The recorded console API requests (not the control ones), oldest first,
 -- whose path (after /console/api) matches the pattern.
 function cs.requests(srv, pattern)

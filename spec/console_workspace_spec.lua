@@ -1,18 +1,12 @@
 -- dify.console's workspace calls: member invites, knowledge indexing as the
 -- console sees it, and the workspace's models, tools and plugins.
 local dify = require("dify")
-local mock = require("spec.mock")
 local cs = require("spec.console_support")
 local support = require("spec.support")
 
 describe("dify.console's workspace", function()
   local srv, console
-  setup(function() srv = mock.start() end)
-  teardown(function() srv.stop() end)
-  before_each(function()
-    srv.reset()
-    console = cs.console(srv)
-  end)
+  cs.serve(function(s, c) srv, console = s, c end)
 
   it("invites members by email", function()
     local result = assert(console:invite_members{ emails = { "new@example.com", "editor@example.com" },

@@ -59,6 +59,41 @@ function mock.request(method, url, body, headers)
   return status, table.concat(chunks), response_headers
 end
 
+--- The app key the mock specs send (the server takes any app-… key).
+mock.APP_KEY = "app-test"
+
+--- A JSON call to the server's API (`srv.url .. path`), with mock.APP_KEY
+-- unless `headers` name another authorization; a string body is
+-- sent as it is. Returns status, decoded body (or the raw text), headers.
+function mock.call(srv, method, path, body, headers)
+  headers = headers or {}
+  headers.authorization = headers.authorization or ("Bearer " .. mock.APP_KEY)
+  local text
+  if body ~= nil then
+    text = type(body) == "string" and body or json.encode(body)
+    headers["content-type"] = headers["content-type"] or "application/json"
+  end
+  local status, response, response_headers = mock.request(method, srv.url .. path, text, headers)
+  local decoded = json.decode(response)
+  return status, decoded == nil and response or decoded, response_headers
+end
+
+--- A multipart/form-data body: `fields` are text parts, `file` = {name, type, data} (optional).
+function mock.multipart(boundary, fields, file)
+  local parts = {}
+  for name, value in pairs(fields or {}) do
+    parts[#parts + 1] = ('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'):format(
+      boundary, name, value)
+  end
+  if file then
+    -- The data is concatenated, not formatted: %s stops at a NUL byte before Lua 5.3.
+    parts[#parts + 1] = ('--%s\r\nContent-Disposition: form-data; name="file"; filename="%s"\r\n'
+      .. "Content-Type: %s\r\n\r\n"):format(boundary, file.name, file.type) .. file.data .. "\r\n"
+  end
+  parts[#parts + 1] = "--" .. boundary .. "--\r\n"
+  return table.concat(parts)
+end
+
 --- A recorded multipart request's parts by field name (a repeated name keeps its last part).
 function mock.parts_by_name(req)
   local parts = {}

@@ -8,26 +8,14 @@ local mock = require("spec.mock")
 
 local json = mock.json
 
-local APP = "Bearer app-test"
+local APP = "Bearer " .. mock.APP_KEY
 local NOBODY = "00000000-0000-4000-8000-000000000000" -- a UUID no record has
 
 ---------------------------------------------------------------------------
 -- Helpers
 ---------------------------------------------------------------------------
 
--- A JSON call. Returns status, decoded body (or raw text), headers.
-local function call(srv, method, path, body, headers)
-  headers = headers or {}
-  headers.authorization = headers.authorization or APP
-  local text
-  if body ~= nil then
-    text = type(body) == "string" and body or json.encode(body)
-    headers["content-type"] = headers["content-type"] or "application/json"
-  end
-  local status, response, response_headers = mock.request(method, srv.url .. path, text, headers)
-  local decoded = json.decode(response)
-  return status, decoded == nil and response or decoded, response_headers
-end
+local call = mock.call
 
 -- Sends a request on a new connection (closed by the server after it) and
 -- returns a reader of its answer: reader.status, reader.headers, then

@@ -8,38 +8,21 @@ local mock = require("spec.mock")
 
 local json = mock.json
 
-local APP, KB = "Bearer app-test", "Bearer dataset-test"
+local APP, KB = "Bearer " .. mock.APP_KEY, "Bearer dataset-test"
 local NOBODY = "00000000-0000-4000-8000-000000000000" -- a UUID no record has
 
--- A call. Returns status, decoded body (or raw text), headers.
+-- A call with `key` (default the app's). Returns status, decoded body (or raw text), headers.
 local function call(srv, method, path, body, key, headers)
   headers = headers or {}
   headers.authorization = key or APP
-  local text
-  if body ~= nil then
-    text = type(body) == "string" and body or json.encode(body)
-    headers["content-type"] = headers["content-type"] or "application/json"
-  end
-  local status, response, response_headers = mock.request(method, srv.url .. path, text, headers)
-  local decoded = json.decode(response)
-  return status, decoded == nil and response or decoded, response_headers
+  return mock.call(srv, method, path, body, headers)
 end
 
 local BOUNDARY = "----mock-routes-boundary"
 
 -- A multipart call: `fields` are text parts, `file` = {name, type, data} (optional).
 local function upload(srv, method, path, fields, file, key)
-  local parts = {}
-  for name, value in pairs(fields or {}) do
-    parts[#parts + 1] = ('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'):format(
-      BOUNDARY, name, value)
-  end
-  if file then
-    parts[#parts + 1] = ('--%s\r\nContent-Disposition: form-data; name="file"; filename="%s"\r\n'
-      .. "Content-Type: %s\r\n\r\n"):format(BOUNDARY, file.name, file.type) .. file.data .. "\r\n"
-  end
-  parts[#parts + 1] = "--" .. BOUNDARY .. "--\r\n"
-  return call(srv, method, path, table.concat(parts), key,
+  return call(srv, method, path, mock.multipart(BOUNDARY, fields, file), key,
     { ["content-type"] = "multipart/form-data; boundary=" .. BOUNDARY })
 end
 

@@ -10,21 +10,9 @@ local json = mock.json
 -- Helpers
 ---------------------------------------------------------------------------
 
-local APP_KEY = "app-test"
+local APP_KEY = mock.APP_KEY
 
--- A JSON call to the API.  Returns status, decoded body (or raw text), headers.
-local function call(srv, method, path, body, headers)
-  headers = headers or {}
-  headers.authorization = headers.authorization or ("Bearer " .. APP_KEY)
-  local text
-  if body ~= nil then
-    text = type(body) == "string" and body or json.encode(body)
-    headers["content-type"] = headers["content-type"] or "application/json"
-  end
-  local status, response, response_headers = mock.request(method, srv.url .. path, text, headers)
-  local decoded = json.decode(response)
-  return status, decoded == nil and response or decoded, response_headers
-end
+local call = mock.call
 
 -- Sends raw bytes on a new connection and reads until the server closes it.
 local function raw_exchange(srv, request_text)
@@ -93,20 +81,7 @@ local function sse_events(body, eol)
   return events
 end
 
-local function build_multipart(boundary, fields, file)
-  local parts = {}
-  for name, value in pairs(fields) do
-    parts[#parts + 1] = ('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'):format(
-      boundary, name, value)
-  end
-  if file then
-    -- The data is concatenated, not formatted: %s stops at a NUL byte before Lua 5.3.
-    parts[#parts + 1] = ('--%s\r\nContent-Disposition: form-data; name="file"; filename="%s"\r\n'
-      .. "Content-Type: %s\r\n\r\n"):format(boundary, file.name, file.type) .. file.data .. "\r\n"
-  end
-  parts[#parts + 1] = "--" .. boundary .. "--\r\n"
-  return table.concat(parts)
-end
+local build_multipart = mock.multipart
 
 ---------------------------------------------------------------------------
 -- Specs

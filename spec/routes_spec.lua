@@ -1,23 +1,10 @@
 -- Every route in the route table is called by some spec: adding a route
 -- without a spec fails here.
 local routes = require("dify.routes")
-
-local function spec_sources()
-  local pipe = assert(io.popen("ls spec/*_spec.lua"))
-  local text = {}
-  for path in pipe:lines() do
-    if not path:match("routes_spec%.lua$") then
-      local f = assert(io.open(path, "rb"))
-      text[#text + 1] = f:read("*a")
-      f:close()
-    end
-  end
-  pipe:close()
-  return table.concat(text, "\n")
-end
+local support = require("spec.support")
 
 describe("the route table", function()
-  local source = spec_sources()
+  local source = support.spec_sources("spec/*_spec.lua", "routes_spec%.lua$")
 
   it("has a spec calling every route", function()
     local missing = {}

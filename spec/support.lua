@@ -82,4 +82,45 @@ function support.read_file(path)
   return text
 end
 
+--- A word quoted for the shell.
+function support.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
+end
+
+--- Whether a shell command succeeded (os.execute's result differs: a
+-- number on Lua 5.1 and LuaJIT, true/nil later).
+function support.shell_ok(command)
+  local result = os.execute(command)
+  if type(result) == "number" then return result == 0 end
+  return result == true
+end
+
+--- Runs a shell command line to its end with `stdin` (a string) as its
+-- standard input; returns its exit code, stdout and stderr.
+function support.run_command(command, stdin)
+  local out, err = os.tmpname(), os.tmpname()
+  local input = support.temp_file(stdin or "")
+  local pipe = assert(io.popen(("%s <%s >%s 2>%s; echo $?"):format(command, input, out, err)))
+  local code = tonumber(pipe:read("*a"):match("(%d+)%s*$"))
+  pipe:close()
+  local stdout, stderr = support.read_file(out), support.read_file(err)
+  os.remove(out)
+  os.remove(err)
+  os.remove(input)
+  return code, stdout, stderr
+end
+
+--- The text of every file `ls` names for `listing` (its arguments: globs),
+-- but those whose path matches the Lua pattern `skip`, joined by newlines:
+-- what the route specs search for calls.
+function support.spec_sources(listing, skip)
+  local pipe = assert(io.popen("ls " .. listing))
+  local text = {}
+  for path in pipe:lines() do
+    if not path:match(skip) then text[#text + 1] = assert(support.read_file(path)) end
+  end
+  pipe:close()
+  return table.concat(text, "\n")
+end
+
 return support

@@ -107,10 +107,31 @@ local function check(result, err)
   return result, err
 end
 
-local function is_tty(fd)
-  local ok, _, code = os.execute("test -t " .. fd)
+local function shell_ok(command)
+  local ok, _, code = os.execute(command)
   if type(ok) == "number" then return ok == 0 end -- Lua 5.1 and LuaJIT
   return ok == true and (code == nil or code == 0)
+end
+
+local function is_tty(fd)
+  return shell_ok("test -t " .. fd)
+end
+
+local function timeout_of(options)
+  local timeout = options.timeout and tonumber(options.timeout)
+  if options.timeout and not timeout then args.usage_error("--timeout needs a number of seconds") end
+  return timeout
+end
+
+-- Hands each item of every page of a list call to show; a failed page ends the command.
+local function each_item(client, method, params, show)
+  local ok, err = pcall(function()
+    for item in client:each(method, params) do show(item) end
+  end)
+  if not ok then
+    if dify.errors.is(err) then check(nil, err) end
+    error(err, 0)
+  end
 end
 
 local function make_client(options)
@@ -124,13 +145,11 @@ local function make_client(options)
     if not name then args.usage_error("-H expects 'Name: value', got " .. line) end
     headers[name] = value
   end
-  local timeout = options.timeout and tonumber(options.timeout)
-  if options.timeout and not timeout then args.usage_error("--timeout needs a number of seconds") end
   return dify.new{
     base_url = options.base_url,
     api_key = api_key,
     user = options.user or os.getenv("DIFY_USER") or "dify-cli",
-    timeout = timeout,
+    timeout = timeout_of(options),
     headers = headers,
   }
 end
@@ -388,15 +407,7 @@ Options:
         iso_time(conversation.updated_at or conversation.created_at), tostring(conversation.name or "")))
     end
     if options.all then
-      local ok, err = pcall(function()
-        for conversation in client:each("conversations", { limit = math.min(limit, 100) }) do
-          show(conversation)
-        end
-      end)
-      if not ok then
-        if dify.errors.is(err) then check(nil, err) end
-        error(err, 0)
-      end
+      each_item(client, "conversations", { limit = math.min(limit, 100) }, show)
     else
       local page = check(client:conversations{ limit = limit })
       for _, conversation in ipairs(page.data or {}) do show(conversation) end
@@ -451,6 +462,7 @@ Options:
 -- The console commands (login, logout, apps, keys, stats): dify.cli.console.
 require("dify.cli.console").register(commands, {
   fail = fail, check = check, say = say, write_json_line = write_json_line, is_tty = is_tty, EXIT = cli.EXIT,
+  shell_ok = shell_ok, timeout_of = timeout_of, each_item = each_item,
   out = function(...) cli.stdout:write(...) end,
 })
 

@@ -47,11 +47,14 @@ local auth = setmetatable({}, { __mode = "k" })
 local CONSOLE_ONLY = { email = true, password = true, encode_password = true, session = true,
   session_store = true, language = true, base_url = true, api_key = true, user = true }
 
-local function root_of(url)
+--- The server root of a URL: a trailing slash, `/console/api` or `/v1` dropped
+-- (bin/dify's console commands compare their saved root by it too).
+function console.root_of(url)
   url = url:gsub("/+$", "")
   url = url:gsub("/console/api$", ""):gsub("/v1$", "")
   return url
 end
+local root_of = console.root_of
 
 local function check_string(opts, key, level)
   if opts[key] ~= nil and type(opts[key]) ~= "string" then
@@ -176,6 +179,16 @@ function Console:_stored()
   return ok and s or nil
 end
 
+-- The session held, else the store's (then held): nil when neither has one.
+function Console:_held()
+  local state = auth[self]
+  if not state.session then
+    local stored = self:_stored()
+    if stored then self:_adopt(stored, false) end
+  end
+  return state.session
+end
+
 local function prefixed(err, prefix)
   err.message = prefix .. tostring(err.message)
   return err
@@ -241,11 +254,7 @@ end
 -- refreshed one, or a new login.
 function Console:_ensure()
   local state = auth[self]
-  if not state.session then
-    local stored = self:_stored()
-    if stored then self:_adopt(stored, false) end
-  end
-  local s = state.session
+  local s = self:_held()
   if s and s.access_token then return true end
   if s and s.refresh_token then
     local refreshed, err = self:_refresh()
@@ -350,12 +359,8 @@ end
 -- forgotten either way).
 function Console:logout()
   local state = auth[self]
-  if not state.session then
-    local stored = self:_stored()
-    if stored then self:_adopt(stored, false) end
-  end
   local result, err = true, nil
-  if state.session then result, err = self:_call(console_routes.by_name.logout, {}, 2) end
+  if self:_held() then result, err = self:_call(console_routes.by_name.logout, {}, 2) end
   state.previous, state.session = state.session, nil
   if state.store then state.store:save(nil) end
   if not result then return nil, err end

@@ -16,12 +16,6 @@ local SESSION_FILE = "console-session.json"
 
 local function quote(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
 
-local function shell_ok(command)
-  local result, _, code = os.execute(command)
-  if type(result) == "number" then return result == 0 end
-  return result == true and (code == nil or code == 0)
-end
-
 local function read_command(command)
   local pipe = io.popen(command)
   if not pipe then return nil end
@@ -50,9 +44,10 @@ local function my_uid()
 end
 
 --- The session file as a store for dify.console (load, save), plus `read`
--- (the whole file: {base_url, session}) and `remove`. `fail(code, message)`
--- ends the command.
-function console_cli.file_store(path, fail, exit_codes)
+-- (the whole file: {base_url, session}) and `remove`. `h`: cli.lua's helpers
+-- (`h.fail(code, message)` ends the command).
+function console_cli.file_store(path, h)
+  local fail, exit_codes = h.fail, h.EXIT
   local store = { path = path }
 
   function store.read()
@@ -75,7 +70,7 @@ function console_cli.file_store(path, fail, exit_codes)
     local dir = path:match("^(.*)/[^/]*$") or "."
     local tmp = path .. ".tmp"
     -- Made 0600 before a byte of the session goes in, then renamed over the old one.
-    local made = shell_ok(("mkdir -p %s && chmod 700 %s && (umask 077 && : > %s) && chmod 600 %s"):format(
+    local made = h.shell_ok(("mkdir -p %s && chmod 700 %s && (umask 077 && : > %s) && chmod 600 %s"):format(
       quote(dir), quote(dir), quote(tmp), quote(tmp)))
     local file = made and io.open(tmp, "wb")
     if not file then fail(exit_codes.io, "cannot write " .. path) end
@@ -121,7 +116,8 @@ local function date_of(seconds)
 end
 
 --- Adds the commands to `commands`; `h` holds cli.lua's helpers
--- (`fail`, `check`, `say`, `write_json_line`, `is_tty`, `EXIT`, `out`: stdout's writer).
+-- (`fail`, `check`, `say`, `write_json_line`, `is_tty`, `shell_ok`, `timeout_of`,
+-- `each_item`, `EXIT`, `out`: stdout's writer).
 function console_cli.register(commands, h)
   local EXIT = h.EXIT
 
@@ -129,20 +125,16 @@ function console_cli.register(commands, h)
   local function root_of(options, saved)
     local url = options.base_url or os.getenv("DIFY_CONSOLE_URL")
       or (saved and saved.base_url) or os.getenv("DIFY_BASE_URL") or "https://cloud.dify.ai"
-    return (url:gsub("/+$", ""):gsub("/console/api$", ""):gsub("/v1$", ""))
+    return require("dify.console").root_of(url)
   end
 
   local function store_for(root)
-    local store = console_cli.file_store(console_cli.session_path(), h.fail, EXIT)
+    local store = console_cli.file_store(console_cli.session_path(), h)
     store.base_url = root
     return store
   end
 
-  local function timeout_of(options)
-    local timeout = options.timeout and tonumber(options.timeout)
-    if options.timeout and not timeout then args.usage_error("--timeout needs a number of seconds") end
-    return timeout
-  end
+  local timeout_of = h.timeout_of
 
   -- A console on the saved session (renewals are saved), or on DIFY_EMAIL/DIFY_PASSWORD.
   local function open_console(options)
@@ -177,16 +169,6 @@ function console_cli.register(commands, h)
     end
     if not found then h.fail(EXIT.failed, "no app is named " .. word) end
     return found
-  end
-
-  local function each_item(console, method, params, show)
-    local ok, err = pcall(function()
-      for item in console:each(method, params) do show(item) end
-    end)
-    if not ok then
-      if dify.errors.is(err) then h.check(nil, err) end
-      error(err, 0)
-    end
   end
 
   local function prompt(label, hidden)
@@ -300,7 +282,7 @@ Options:
     run = function(options)
       if #options > 0 then args.usage_error("apps takes no arguments") end
       local console = open_console(options)
-      each_item(console, "apps", { mode = options.mode, name = options.name, limit = 100 }, function(app)
+      h.each_item(console, "apps", { mode = options.mode, name = options.name, limit = 100 }, function(app)
         if options.json then return h.write_json_line(app) end
         h.out(("%s\t%s\t%s\n"):format(tostring(app.id), tostring(app.mode), tostring(app.name)))
       end)

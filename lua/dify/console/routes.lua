@@ -9,6 +9,12 @@
 -- @module dify.console.routes
 local prepare = require("dify.routes").prepare
 
+-- An app's statistic: GET /apps/{app_id}<path>, dates `start` and `end`, the `data` list.
+local function statistic(name, path)
+  return { name = name, method = "GET", path = "/apps/{app_id}" .. path, params = { "app_id" },
+    dates = { "start", "end" }, result = "data" }
+end
+
 local routes = {
   -- The account that is logged in.
   { name = "profile", method = "GET", path = "/account/profile" },
@@ -51,26 +57,15 @@ local routes = {
 
   -- Statistics: `{data = {{date = ..., ...}, ...}}`, the list returned; `start`
   -- and `end` (or `from` and `to`) in the account's time zone.
-  { name = "daily_conversations", method = "GET", path = "/apps/{app_id}/statistics/daily-conversations",
-    params = { "app_id" }, dates = { "start", "end" }, result = "data" },
-  { name = "daily_end_users", method = "GET", path = "/apps/{app_id}/statistics/daily-end-users",
-    params = { "app_id" }, dates = { "start", "end" }, result = "data" },
-  { name = "daily_messages", method = "GET", path = "/apps/{app_id}/statistics/daily-messages",
-    params = { "app_id" }, dates = { "start", "end" }, result = "data" },
-  { name = "average_session_interactions", method = "GET",
-    path = "/apps/{app_id}/statistics/average-session-interactions", params = { "app_id" },
-    dates = { "start", "end" }, result = "data" },
-  { name = "tokens_per_second", method = "GET", path = "/apps/{app_id}/statistics/tokens-per-second",
-    params = { "app_id" }, dates = { "start", "end" }, result = "data" },
-  { name = "user_satisfaction_rate", method = "GET", path = "/apps/{app_id}/statistics/user-satisfaction-rate",
-    params = { "app_id" }, dates = { "start", "end" }, result = "data" },
-  { name = "token_costs", method = "GET", path = "/apps/{app_id}/statistics/token-costs",
-    params = { "app_id" }, dates = { "start", "end" }, result = "data" },
-  { name = "average_response_time", method = "GET", path = "/apps/{app_id}/statistics/average-response-time",
-    params = { "app_id" }, dates = { "start", "end" }, result = "data" },
-  { name = "workflow_daily_conversations", method = "GET",
-    path = "/apps/{app_id}/workflow/statistics/daily-conversations", params = { "app_id" },
-    dates = { "start", "end" }, result = "data" },
+  statistic("daily_conversations", "/statistics/daily-conversations"),
+  statistic("daily_end_users", "/statistics/daily-end-users"),
+  statistic("daily_messages", "/statistics/daily-messages"),
+  statistic("average_session_interactions", "/statistics/average-session-interactions"),
+  statistic("tokens_per_second", "/statistics/tokens-per-second"),
+  statistic("user_satisfaction_rate", "/statistics/user-satisfaction-rate"),
+  statistic("token_costs", "/statistics/token-costs"),
+  statistic("average_response_time", "/statistics/average-response-time"),
+  statistic("workflow_daily_conversations", "/workflow/statistics/daily-conversations"),
 
   -- Members
   { name = "invite_members", method = "POST", path = "/workspaces/current/members/invite-email",

@@ -33,7 +33,6 @@ function console.state_of(server)
   local st = states[key]
   if not st then
     st = auth.new_state()
-    st.server = server
     require("dify.mock.console_routes").init(st)
     states[key] = st
   end
@@ -41,15 +40,7 @@ function console.state_of(server)
   return st
 end
 
-local function send_json(res, status, value, headers)
-  if status == 204 then
-    res:send(204, headers or {}, "")
-    return
-  end
-  local all = { { "Content-Type", "application/json" } }
-  for _, header in ipairs(headers or {}) do all[#all + 1] = header end
-  res:send(status, all, json.encode(value))
-end
+local send_json = util.send_json
 
 local function body_of(req)
   if req.json_error then

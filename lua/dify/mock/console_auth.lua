@@ -206,7 +206,7 @@ end
 function auth.account_of(st, req)
   local token
   if st.config.login == "body" then
-    token = (req.headers["authorization"] or ""):match("^[Bb]earer%s+(%S+)%s*$")
+    token = util.bearer(req.headers)
   else
     token = auth.cookies(req)[cookie_name(st, "access_token")]
   end

@@ -251,10 +251,6 @@ local function time_range(ctx)
   return start, stop
 end
 
-local function bearer(record)
-  return ((record.headers or {})["authorization"] or ""):match("^[Bb]earer%s+(%S+)%s*$")
-end
-
 -- The Service API records (list) matched to the app, in order: for each
 -- recorded request of `path` made with one of the app's keys, the next item
 -- of `items` (oldest first) that `fits` it.
@@ -263,7 +259,8 @@ local function matched(ctx, app, path, items, fits)
   for _, key in ipairs(ctx.st.app_keys[app.id]) do keys[key.token] = true end
   local out, next_item = {}, 1
   for _, record in ipairs(ctx.server.requests) do
-    if record.method == "POST" and record.path == path and keys[bearer(record)] and type(record.json) == "table" then
+    if record.method == "POST" and record.path == path and keys[util.bearer(record.headers or {})]
+      and type(record.json) == "table" then
       for i = next_item, #items do
         if fits(items[i], record.json) then
           out[#out + 1] = items[i]
@@ -278,21 +275,27 @@ end
 
 local function by_seq(a, b) return a.seq < b.seq end
 
---- The app's messages (oldest first) within the request's start and end.
-local function app_messages(ctx, app)
+-- The records (a table of them, in any order) that `matched` gives the app
+-- for `path`, oldest first, within the request's start and end.
+local function app_records(ctx, app, path, records, fits)
   local all = {}
-  for _, message in pairs(ctx.server.state.messages) do all[#all + 1] = message end
+  for _, record in pairs(records) do all[#all + 1] = record end
   table.sort(all, by_seq)
   local start, stop = time_range(ctx)
   local found = {}
-  for _, message in ipairs(matched(ctx, app, "/v1/chat-messages", all, function(message, request)
-    return message.user == request.user and message.query == request.query
-  end)) do
-    if (not start or message.created_at >= start) and (not stop or message.created_at < stop) then
-      found[#found + 1] = message
+  for _, record in ipairs(matched(ctx, app, path, all, fits)) do
+    if (not start or record.created_at >= start) and (not stop or record.created_at < stop) then
+      found[#found + 1] = record
     end
   end
   return found
+end
+
+--- The app's messages (oldest first) within the request's start and end.
+local function app_messages(ctx, app)
+  return app_records(ctx, app, "/v1/chat-messages", ctx.server.state.messages, function(message, request)
+    return message.user == request.user and message.query == request.query
+  end)
 end
 
 routes.app_messages = app_messages
@@ -381,18 +384,11 @@ end
 -- GET /apps/{app_id}/workflow/statistics/daily-conversations: the app's runs a day.
 local function workflow_daily_runs(ctx)
   local app = find_app(ctx)
-  local runs = {}
-  for _, run in ipairs(ctx.server.state.workflow_run_list) do runs[#runs + 1] = run end
-  table.sort(runs, by_seq)
-  local start, stop = time_range(ctx)
-  local kept = {}
-  for _, run in ipairs(matched(ctx, app, "/v1/workflows/run", runs, function(run, request)
+  local runs = app_records(ctx, app, "/v1/workflows/run", ctx.server.state.workflow_run_list, function(run, request)
     return run.user == nil or run.user == request.user
-  end)) do
-    if (not start or run.created_at >= start) and (not stop or run.created_at < stop) then kept[#kept + 1] = run end
-  end
+  end)
   local data = json.array()
-  for _, day in ipairs(by_day(kept)) do data[#data + 1] = json.object({ date = day.date, runs = #day.items }) end
+  for _, day in ipairs(by_day(runs)) do data[#data + 1] = json.object({ date = day.date, runs = #day.items }) end
   return 200, json.object({ data = data })
 end
 

@@ -36,9 +36,7 @@ local function invite(ctx)
 end
 
 local function dataset_of(ctx)
-  local dataset = ctx.server.state.datasets[ctx.params.dataset_id]
-  if not dataset then fail(404, "not_found", "Dataset not found.") end
-  return dataset
+  return ctx.server.state:dataset(ctx.params.dataset_id)
 end
 
 local function document_status(document)
@@ -61,9 +59,7 @@ end
 
 -- GET /datasets/{dataset_id}/documents/{document_id}/indexing-status
 local function document_indexing(ctx)
-  local document = dataset_of(ctx).documents[ctx.params.document_id]
-  if not document then fail(404, "not_found", "Document not found.") end
-  return 200, document_status(document)
+  return 200, document_status(util.found(dataset_of(ctx).documents[ctx.params.document_id], "Document not found."))
 end
 
 -- GET /datasets/{dataset_id}/error-docs -> {data, total}
@@ -104,7 +100,7 @@ function routes.fail_document(server, body)
   return json.object({ result = "success" })
 end
 
-local function label(text) return json.object({ en_US = text, zh_Hans = text }) end
+local label = util.label
 
 local PROVIDERS = {
   { provider = "langgenius/openai/openai", name = "OpenAI", types = { "llm", "text-embedding", "tts", "speech2text" },

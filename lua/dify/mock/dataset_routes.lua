@@ -946,9 +946,7 @@ local MODELS = {
   moderation = { "omni-moderation-latest", { max_chunks = 32 } },
 }
 
-local function label(text)
-  return json.object({ zh_Hans = text, en_US = text })
-end
+local label = util.label
 
 local function models_of_type(state, model_type)
   local model, properties = MODELS[model_type][1], MODELS[model_type][2]

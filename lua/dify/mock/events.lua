@@ -202,9 +202,9 @@ end
 -- Human input (a paused run)
 ---------------------------------------------------------------------------
 
---- human_input_required for a form (see dify.mock.human_input).
-function events.human_input_required(ids, form)
-  return workflow_event(ids, "human_input_required", {
+-- What human_input_required and a pause reason both say of a form.
+local function form_fields(form)
+  return {
     form_id = form.id,
     node_id = form.node_id,
     node_title = form.node_title,
@@ -215,24 +215,17 @@ function events.human_input_required(ids, form)
     form_token = form.token,
     resolved_default_values = form.resolved_default_values,
     expiration_time = form.expiration_time,
-  })
+  }
+end
+
+--- human_input_required for a form (see dify.mock.human_input).
+function events.human_input_required(ids, form)
+  return workflow_event(ids, "human_input_required", form_fields(form))
 end
 
 --- The pause reason of a form, as workflow_paused and blocking answers list it.
 function events.pause_reason(form)
-  return json.object({
-    TYPE = "human_input_required",
-    form_id = form.id,
-    node_id = form.node_id,
-    node_title = form.node_title,
-    form_content = form.form_content,
-    inputs = form.inputs,
-    actions = form.actions,
-    display_in_ui = false,
-    form_token = form.token,
-    resolved_default_values = form.resolved_default_values,
-    expiration_time = form.expiration_time,
-  })
+  return json.object(merge(form_fields(form), { TYPE = "human_input_required" }))
 end
 
 --- The `data` of workflow_paused.

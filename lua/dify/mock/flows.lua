@@ -198,16 +198,22 @@ local function workflow_rest(flow, prompt, answer)
   flow:finish("succeeded", json.object({ text = answer }))
 end
 
---- A workflow app's run, up to its end or its pause.
-function flows.workflow(flow, inputs, prompt, answer)
-  flow.prompt, flow.answer = prompt, answer
-  flow:add(events.workflow_started(flow.ids, inputs))
-  flow:run_node(NODES.start, { inputs = inputs, outputs = inputs })
-  if flow.options.scenario == "pause" then
-    return flow:pause()
+-- A run up to its end or its pause: the start node, then the Human Input
+-- node's pause or `rest`, the nodes after it.
+local function run_from_start(rest)
+  return function(flow, inputs, prompt, answer)
+    flow.prompt, flow.answer = prompt, answer
+    flow:add(events.workflow_started(flow.ids, inputs))
+    flow:run_node(NODES.start, { inputs = inputs, outputs = inputs })
+    if flow.options.scenario == "pause" then
+      return flow:pause()
+    end
+    rest(flow, prompt, answer)
   end
-  workflow_rest(flow, prompt, answer)
 end
+
+--- A workflow app's run, up to its end or its pause: flows.workflow(flow, inputs, prompt, answer).
+flows.workflow = run_from_start(workflow_rest)
 
 ---------------------------------------------------------------------------
 -- Chatflows (advanced chat)
@@ -242,16 +248,8 @@ local function chatflow_rest(flow, prompt, answer)
   chatflow_end(flow, prompt, answer)
 end
 
---- A chatflow's run, up to its end or its pause.
-function flows.chatflow(flow, inputs, prompt, answer)
-  flow.prompt, flow.answer = prompt, answer
-  flow:add(events.workflow_started(flow.ids, inputs))
-  flow:run_node(NODES.start, { inputs = inputs, outputs = inputs })
-  if flow.options.scenario == "pause" then
-    return flow:pause()
-  end
-  chatflow_rest(flow, prompt, answer)
-end
+--- A chatflow's run, up to its end or its pause: flows.chatflow(flow, inputs, prompt, answer).
+flows.chatflow = run_from_start(chatflow_rest)
 
 --- The events of a paused run once its form was submitted or timed out;
 -- they go on to the run's end.

@@ -26,17 +26,7 @@ Server.VERSION = "1.14.2"
 Server.ENV = "PRODUCTION"
 
 
-local function send_json(res, status, value, extra_headers)
-  if status == 204 then
-    res:send(204, extra_headers or {}, "")
-    return
-  end
-  local headers = { { "Content-Type", "application/json" } }
-  for _, header in ipairs(extra_headers or {}) do
-    headers[#headers + 1] = header
-  end
-  res:send(status, headers, json.encode(value))
-end
+local send_json = util.send_json
 
 local function send_error(res, status, code, message, extra_headers)
   send_json(res, status, util.error_body(status, code, message), extra_headers)
@@ -142,7 +132,7 @@ local function key_prefix_for(api_path)
 end
 
 local function check_auth(req, api_path)
-  local key = (req.headers["authorization"] or ""):match("^[Bb]earer%s+(%S+)%s*$")
+  local key = util.bearer(req.headers)
   local prefix = key_prefix_for(api_path)
   if not key or key == "app-bad" or key == "dataset-bad" or key:sub(1, #prefix) ~= prefix then
     fail(401, "unauthorized", "Access token is invalid")

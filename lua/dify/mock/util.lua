@@ -1,5 +1,5 @@
---- Helpers shared by the route modules: ids, times, Dify errors, query
--- arguments, pagination and deterministic fake content.
+--- Helpers shared by the route modules: ids, times, Dify errors, JSON
+-- answers, query arguments, pagination and deterministic fake content.
 
 local json = require("dify.mock.json")
 
@@ -92,9 +92,29 @@ function util.fail_unknown()
   }) }, ApiError), 0)
 end
 
+--- Sends `value` as a JSON answer (204: no body), with `extra_headers`
+-- ({name, value} pairs) after the Content-Type.
+function util.send_json(res, status, value, extra_headers)
+  if status == 204 then
+    res:send(204, extra_headers or {}, "")
+    return
+  end
+  local headers = { { "Content-Type", "application/json" } }
+  for _, header in ipairs(extra_headers or {}) do
+    headers[#headers + 1] = header
+  end
+  res:send(status, headers, json.encode(value))
+end
+
 ---------------------------------------------------------------------------
 -- Request values
 ---------------------------------------------------------------------------
+
+--- The token of the `Authorization: Bearer …` header in `headers` (lower-case
+-- names), or nil.
+function util.bearer(headers)
+  return (headers["authorization"] or ""):match("^[Bb]earer%s+(%S+)%s*$")
+end
 
 --- A query argument may repeat (then it is a list); most routes want the first.
 function util.first(value)
@@ -346,6 +366,11 @@ function python_str(value)
   return "{" .. table.concat(items, ", ") .. "}"
 end
 util.python_str = python_str
+
+--- An I18nObject: the same text in each language Dify labels with.
+function util.label(text)
+  return json.object({ en_US = text, zh_Hans = text })
+end
 
 --- A JSON array of view(item) for each item of list.
 function util.map(list, view)
