@@ -344,6 +344,13 @@ local function server_version(status, headers, body)
   return { status = status, version = version }
 end
 
+-- An error about an answer that came: it names the answer's server version
+-- and trace id, as every error does when the answer had them.
+local function answer_error(status, headers, kind, message, code)
+  return nil, errors.new{ kind = kind, status = status, code = code, message = message,
+    server_version = headers["x-version"], trace_id = headers["x-trace-id"] }
+end
+
 local function decode_result(route, status, headers, body)
   if route.result == "ok" then return true end
   if route.result == "version" then return server_version(status, headers, body) end
@@ -351,22 +358,18 @@ local function decode_result(route, status, headers, body)
     if body == "null" and (headers["content-type"] or ""):find("json", 1, true) then
       -- Dify answers 200 with a JSON null when it has nothing to give
       -- (text_to_audio for an unknown message id).
-      return nil, errors.new{ kind = "api", status = status, code = "no_result",
-        message = "Dify answered null: nothing was found for this request",
-        server_version = headers["x-version"], trace_id = headers["x-trace-id"] }
+      return answer_error(status, headers, "api", "Dify answered null: nothing was found for this request",
+        "no_result")
     end
     return body
   end
   if route.result == "file" then return body, headers["content-type"] end
   if body == "" then
     if status == 204 then return true end
-    return nil, errors.new{ kind = "decode", status = status, message = "empty response body" }
+    return answer_error(status, headers, "decode", "empty response body")
   end
   local value, why = json.decode(body)
-  if value == nil then
-    return nil, errors.new{ kind = "decode", status = status,
-      message = "response is not JSON: " .. tostring(why) }
-  end
+  if value == nil then return answer_error(status, headers, "decode", "response is not JSON: " .. tostring(why)) end
   if type(value) == "table" and (value.event == "workflow_paused"
     or type(value.data) == "table" and value.data.status == "paused") then
     -- A run that waits for a person (a Human Input node): not a half answer.
@@ -374,7 +377,7 @@ local function decode_result(route, status, headers, body)
   end
   if route.result == "data" then
     if type(value) ~= "table" or type(value.data) ~= "table" then
-      return nil, errors.new{ kind = "decode", status = status, message = "response has no data list" }
+      return answer_error(status, headers, "decode", "response has no data list")
     end
     return value.data
   end
