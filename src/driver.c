@@ -143,3 +143,9 @@ size_t dify_driver_wait_any(dify_driver *drv, dify_driven *const *list, size_t n
         if (dify_driver_wait(drv, (int)wait_ms, &err) != 0) fail_all(list, n, &err);
     }
 }
+
+long dify_driver_timeout_ms(dify_driver *drv) {
+    long ms = -1;
+    if (curl_multi_timeout(drv->multi, &ms) != CURLM_OK) return -1;
+    return ms;
+}

@@ -44,6 +44,9 @@ int dify_driver_perform(dify_driver *drv, dify_error *err);
 /* Waits up to wait_ms for socket activity. Returns 0, or -1 with err set. */
 int dify_driver_wait(dify_driver *drv, int wait_ms, dify_error *err);
 
+/* Milliseconds until libcurl wants to run again (0: now), -1 when it has no timer. */
+long dify_driver_timeout_ms(dify_driver *drv);
+
 /* Drives drv until one of list (all on drv) is ready; returns its index,
  * looking from `first` on for fairness, or n when timeout_ms (>= 0) passed first. */
 size_t dify_driver_wait_any(dify_driver *drv, dify_driven *const *list, size_t n, size_t first,

@@ -1,0 +1,260 @@
+--- Tasks inside any host's event loop: `dify.spawn`, `dify.step`.
+--
+--     local task = dify.spawn(function()
+--       for ev in assert(client:chat_stream{ query = "Explain this function" }) do
+--         if ev.event == "message" then append_to_buffer(ev.answer) end
+--       end
+--     end)
+--     -- a frame callback or an idle handler:   dify.step(0)
+--
+-- A task is a coroutine of the same kind as a `dify.all` function: every
+-- blocking call and stream inside it goes on the Lua state's driver (the one
+-- libcurl multi handle of lua/dify/all.lua and src/driver.c) and the task
+-- yields until it is ready. The scheduler here resumes tasks when the driver
+-- has something for them, on a host's polling (`dify.step`).
+-- @module dify.host
+local core = require("dify.core")
+local all = require("dify.all")
+local errors = require("dify.errors")
+
+local PAUSE, workers = all.PAUSE, all.workers
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+local host = {}
+
+-- Live tasks, oldest first: every turn resumes the ready ones in this order.
+local tasks = {}
+-- Set while a turn runs: on_done may not step again from inside it.
+local busy = false
+-- The first error an on_done raised during a turn, raised once the turn is over.
+local deferred
+
+-- A host that does not watch sockets should step at least this often.
+local MAX_NEXT = 1
+
+local Task = {}
+Task.__index = Task
+Task.__name = "dify.task"
+
+local function pack(...)
+  return { n = select("#", ...), ... }
+end
+
+-- Lua 5.1 (not LuaJIT) cannot yield from a generic for's iterator or across pcall.
+local function explain(err)
+  if type(err) == "string" and err:find("attempt to yield across", 1, true) then
+    return "dify.spawn: Lua 5.1 cannot pause a task inside a for loop's iterator or a pcall"
+      .. " (for ev in stream, stream:text(), :result(), :stop()); read with stream:next()"
+      .. " there, or use LuaJIT or Lua 5.2+ (" .. err .. ")"
+  end
+  return err
+end
+
+local function finish(task, ok, ...)
+  for i, t in ipairs(tasks) do
+    if t == task then
+      table.remove(tasks, i)
+      break
+    end
+  end
+  workers[task.co] = nil
+  task.what, task.wake = nil, nil
+  task.state = ok and "done" or (task.state == "cancelling" and "cancelled" or "failed")
+  task._result = pack(ok, ...)
+  local on_done = task.on_done
+  if on_done then
+    -- An error of on_done is the host's own: raised after this turn, not in the middle of it.
+    local done_ok, err = pcall(on_done, ok, ...)
+    if not done_ok and deferred == nil then deferred = err end
+  end
+end
+
+local function resume(task, ...)
+  task.what, task.wake = nil, nil
+  local r = pack(coroutine.resume(task.co, ...))
+  if not r[1] then
+    all.close_owned(task.co) -- what it left on the wire
+    return finish(task, false, explain(r[2]))
+  end
+  if coroutine.status(task.co) == "dead" then return finish(task, true, unpack(r, 2, r.n)) end
+  if r[2] ~= PAUSE then
+    all.close_owned(task.co)
+    return finish(task, false, "dify.spawn: the task yielded; only its dify calls may pause it")
+  end
+  task.what, task.wake = r[3], r[4]
+end
+
+-- What the live tasks wait on: a flat list of core streams and started calls,
+-- with, for each, its task and (for a task waiting on a list) its index there.
+local function collect()
+  local list, owner, at, n, soonest = {}, {}, {}, 0, nil
+  for _, task in ipairs(tasks) do
+    local what = task.what
+    if type(what) == "table" then
+      for j, thing in ipairs(what) do
+        n = n + 1
+        list[n], owner[n], at[n] = thing, task, j
+      end
+    elseif what then
+      n = n + 1
+      list[n], owner[n] = what, task
+    end
+    if task.wake and (not soonest or task.wake < soonest) then soonest = task.wake end
+  end
+  return list, owner, at, n, soonest
+end
+
+local function wake_sleepers()
+  local now = core.now()
+  local due = {}
+  for _, task in ipairs(tasks) do
+    if task.wake and task.wake <= now then due[#due + 1] = task end
+  end
+  -- A list wait woken by its time is resumed with nil.
+  for _, task in ipairs(due) do
+    if task.state == "running" then resume(task) end
+  end
+end
+
+-- Seconds until the scheduler needs a turn (0: now), at most MAX_NEXT; nil when no task lives.
+local function next_turn()
+  if #tasks == 0 then return nil end
+  local list, _, _, n, soonest = collect()
+  local next_s = n > 0 and core.next_timer(list) or nil
+  if soonest then
+    local left = math.max(0, soonest - core.now())
+    if not next_s or left < next_s then next_s = left end
+  end
+  if not next_s or next_s > MAX_NEXT then next_s = MAX_NEXT end
+  return next_s
+end
+
+local function raise_deferred()
+  local err = deferred
+  deferred = nil
+  if err ~= nil then error(err, 0) end
+end
+
+local ready = {}
+
+-- One turn: wakes the sleepers that are due, runs the driver (waiting up to
+-- `wait` seconds when nothing is ready), resumes each task that has something,
+-- once.
+local function turn(wait)
+  busy = true
+  local ok, err = pcall(function()
+    wake_sleepers()
+    local list, owner, at, n, soonest = collect()
+    if soonest then wait = math.min(wait, math.max(0, soonest - core.now())) end
+    if n > 0 then
+      local k = core.turn(list, wait, ready)
+      local resumed = {}
+      for i = 1, k do
+        local idx = ready[i]
+        local task = owner[idx]
+        if task and not resumed[task] and task.state == "running" and task.what ~= nil then
+          resumed[task] = true
+          resume(task, at[idx])
+        end
+      end
+    elseif wait > 0 then
+      core.sleep(wait)
+    end
+    wake_sleepers()
+  end)
+  busy = false
+  if not ok then error(err, 0) end
+  raise_deferred()
+end
+
+local function check_host_side(name)
+  if all.current_worker() then
+    error(("%s: called from inside a task (or a dify.all function): only the host's loop may"
+      .. " run the scheduler"):format(name), 3)
+  end
+  if busy then error(name .. ": called from inside on_done, while the scheduler runs", 3) end
+end
+
+--- Runs `fn` as a task: at once, until its first dify call waits, and then
+-- whenever the driver has something for it (on `dify.step`). An error inside
+-- `fn` ends the task and is kept on it, never raised into the host's loop.
+-- @tparam function fn
+-- @tparam[opt] table opts `on_done(ok, ...)`: called once when the task ends,
+--  with what `task:result()` returns
+-- @treturn dify.task
+function host.spawn(fn, opts)
+  if type(fn) ~= "function" then error("dify.spawn: expected a function", 2) end
+  if opts ~= nil and type(opts) ~= "table" then error("dify.spawn: opts must be a table", 2) end
+  local on_done = opts and opts.on_done
+  if on_done ~= nil and type(on_done) ~= "function" then error("dify.spawn: on_done must be a function", 2) end
+  local task = setmetatable({ co = coroutine.create(fn), state = "running", on_done = on_done }, Task)
+  workers[task.co] = true
+  tasks[#tasks + 1] = task
+  resume(task)
+  raise_deferred()
+  return task
+end
+
+--- Does the ready work of every task: returns at once when `timeout` is 0 (a
+-- frame callback, an idle handler); otherwise waits up to `timeout` seconds
+-- for the network when nothing is ready. Returns the seconds until the
+-- scheduler next needs a step (0: work is ready now; at most 1, since a host
+-- that does not watch the sockets cannot know when data arrives), or nil
+-- when no task is left.
+-- @tparam[opt=0] number timeout seconds
+-- @treturn ?number
+function host.step(timeout)
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0 or timeout ~= timeout) then
+    error("dify.step: timeout must be a number of seconds >= 0", 2)
+  end
+  check_host_side("dify.step")
+  if #tasks == 0 then return nil end
+  turn(timeout or 0)
+  return next_turn()
+end
+
+--- How many tasks are still running.
+function host.running()
+  return #tasks
+end
+
+---------------------------------------------------------------------------
+-- Tasks
+
+--- Whether the task has ended (returned, raised or was cancelled).
+function Task:done()
+  return self.state ~= "running"
+end
+
+--- What the task ended with: `true` and what `fn` returned, or `false` and
+-- the error it raised (`kind = "cancelled"` after `task:cancel()`). Raises
+-- while the task is still running.
+function Task:result()
+  if self.state == "running" then
+    error("task:result: the task is still running (see task:done() and on_done)", 2)
+  end
+  return unpack(self._result, 1, self._result.n)
+end
+
+--- Ends the task now: its calls and streams are closed at once (in Lua 5.4
+-- its to-be-closed variables too), and it ends with `false` and an error of
+-- kind "cancelled" (on_done is called). Returns whether it was still running.
+function Task:cancel()
+  if self.state ~= "running" then return false end
+  local status = coroutine.status(self.co)
+  if status == "running" then error("task:cancel: a task cannot cancel itself; return from it", 2) end
+  if status == "normal" then error("task:cancel: the task is waiting on the one cancelling it", 2) end
+  self.state = "cancelling"
+  all.close_owned(self.co)
+  if coroutine.close then coroutine.close(self.co) end
+  finish(self, false, errors.new{ kind = "cancelled", message = "the task was cancelled" })
+  if not busy then raise_deferred() end
+  return true
+end
+
+function Task:__tostring()
+  return ("dify.task (%s)"):format(self.state == "cancelling" and "running" or self.state)
+end
+
+host.Task = Task
+return host
