@@ -31,6 +31,7 @@ local dify = {
   -- Tasks inside a host's event loop (dify.host).
   spawn = host.spawn,
   step = host.step,
+  watch = host.watch,
 }
 
 local DEFAULT_BASE_URL = "https://api.dify.ai/v1"

@@ -1,11 +1,14 @@
-/* core.turn and core.next_timer: what lua/dify/host.lua schedules tasks
- * with. No Lua code runs while libcurl does. */
+/* core.turn, core.next_timer and the socket-action mode (core.watch...):
+ * what lua/dify/host.lua schedules tasks with. No Lua code runs while libcurl
+ * does: the sockets and timer libcurl names are recorded (watch.c) and handed
+ * to Lua afterwards by core.watch_changes. */
 #define _POSIX_C_SOURCE 200809L
 #include "lhost.h"
 
 #include <limits.h>
 
 #include "http.h" /* dify_now_ms */
+#include "watch.h"
 
 /* The waitables of the list at index t, in a userdata left on the stack. */
 static dify_driven **read_list(lua_State *L, int t, size_t *n) {
@@ -105,8 +108,72 @@ static int core_next_timer(lua_State *L) {
     return 1;
 }
 
+/* core.watch() -> true | nil, message: the driver goes to socket-action mode. */
+static int core_watch(lua_State *L) {
+    dify_error err;
+    dify_error_clear(&err);
+    if (dify_driver_watch(dify_lua_driver(L), &err) != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.message);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int core_unwatch(lua_State *L) {
+    dify_driver_unwatch(dify_lua_driver(L));
+    return 0;
+}
+
+static dify_watch *check_watching(lua_State *L) {
+    dify_watch *w = dify_driver_watching(dify_lua_driver(L));
+    if (!w) luaL_error(L, "dify.core: the driver is not in socket-action mode (core.watch)");
+    return w;
+}
+
+/* core.watch_ready(fd, mask): the host saw socket fd ready (mask: 1 readable,
+ * 2 writable, 4 error, as CURL_CSELECT_*); watch_ready() with no fd: the host's
+ * timer fired. The next core.turn hands it to libcurl. */
+static int core_watch_ready(lua_State *L) {
+    dify_watch *w = check_watching(L);
+    if (lua_isnoneornil(L, 1)) {
+        dify_watch_ready(w, CURL_SOCKET_TIMEOUT, 0);
+        return 0;
+    }
+    curl_socket_t fd = (curl_socket_t)luaL_checkinteger(L, 1);
+    int mask = (int)luaL_optinteger(L, 2, CURL_CSELECT_IN);
+    dify_watch_ready(w, fd, mask & (CURL_CSELECT_IN | CURL_CSELECT_OUT | CURL_CSELECT_ERR));
+    return 0;
+}
+
+/* core.watch_changes(out) -> n: what the host has not been told yet, as pairs
+ * out[2i-1] = fd, out[2i] = 0 (stop watching), 1 (readable), 2 (writable) or
+ * 3 (both); n pairs. */
+static int core_watch_changes(lua_State *L) {
+    dify_watch *w = check_watching(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    curl_socket_t fd;
+    int what, n = 0;
+    while (dify_watch_take_change(w, &fd, &what)) {
+        /* Taken before it is stored: a memory error here loses one change, never half of one. */
+        lua_pushinteger(L, (lua_Integer)fd);
+        lua_rawseti(L, 1, 2 * n + 1);
+        lua_pushinteger(L, what);
+        lua_rawseti(L, 1, 2 * n + 2);
+        n++;
+    }
+    lua_pushinteger(L, n);
+    return 1;
+}
+
 void dify_lua_open_host(lua_State *L) {
-    static const luaL_Reg functions[] = {
-        {"turn", core_turn}, {"next_timer", core_next_timer}, {NULL, NULL}};
+    static const luaL_Reg functions[] = {{"turn", core_turn},
+                                         {"next_timer", core_next_timer},
+                                         {"watch", core_watch},
+                                         {"unwatch", core_unwatch},
+                                         {"watch_ready", core_watch_ready},
+                                         {"watch_changes", core_watch_changes},
+                                         {NULL, NULL}};
     luaL_setfuncs(L, functions, 0);
 }

@@ -1,6 +1,6 @@
 /* The host-loop half of dify.core, behind dify.spawn, dify.step and
  * dify.watch (lua/dify/host.lua): one turn of the Lua state's driver for what
- * tasks wait on.
+ * tasks wait on, and the socket-action mode that a host's loop drives.
  * Registered by luaopen_dify_core. */
 #ifndef DIFY_LHOST_H
 #define DIFY_LHOST_H
@@ -8,7 +8,8 @@
 #include "compat.h"
 #include "driver.h"
 
-/* Adds turn and next_timer to the table on top of the stack. */
+/* Adds turn, next_timer, watch, unwatch, watch_ready and watch_changes to the
+ * table on top of the stack. */
 void dify_lua_open_host(lua_State *L);
 
 /* From ldify.c: the state's driver, made on first use. */

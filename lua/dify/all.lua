@@ -168,6 +168,7 @@ function all.run(fns)
   for i = 1, #fns do
     if type(fns[i]) ~= "function" then error(("dify.all: item #%d is not a function"):format(i), 2) end
   end
+  if all.guard and not current_worker() then check_guard() end
   if not can_yield_in_pcall then return run_in_turn(fns) end
 
   local tasks, results = {}, {}
@@ -201,7 +202,6 @@ function all.run(fns)
     tasks[i] = { co = coroutine.create(f) }
     workers[tasks[i].co] = true
   end
-  if all.guard and not current_worker() then check_guard() end
   for i = 1, #tasks do step(i) end
   local first = 1
   while true do

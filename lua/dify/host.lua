@@ -1,4 +1,4 @@
---- Tasks inside any host's event loop: `dify.spawn`, `dify.step`.
+--- Tasks inside any host's event loop: `dify.spawn`, `dify.step`, `dify.watch`.
 --
 --     local task = dify.spawn(function()
 --       for ev in assert(client:chat_stream{ query = "Explain this function" }) do
@@ -6,12 +6,15 @@
 --       end
 --     end)
 --     -- a frame callback or an idle handler:   dify.step(0)
+--     -- an event loop (luv, cqueues):          require("dify.host.luv").start()
 --
 -- A task is a coroutine of the same kind as a `dify.all` function: every
 -- blocking call and stream inside it goes on the Lua state's driver (the one
 -- libcurl multi handle of lua/dify/all.lua and src/driver.c) and the task
 -- yields until it is ready. The scheduler here resumes tasks when the driver
--- has something for them, on a host's polling (`dify.step`).
+-- has something for them, on a host's polling (`dify.step`) or on the host's
+-- socket and timer events (`dify.watch`, which puts the driver in libcurl's
+-- socket-action mode: src/watch.c).
 -- @module dify.host
 local core = require("dify.core")
 local all = require("dify.all")
@@ -28,6 +31,9 @@ local tasks = {}
 local busy = false
 -- The first error an on_done raised during a turn, raised once the turn is over.
 local deferred
+
+-- The one watcher of this Lua state (dify.watch), or nil.
+local watcher
 
 -- A host that does not watch sockets should step at least this often.
 local MAX_NEXT = 1
@@ -129,6 +135,39 @@ local function next_turn()
   return next_s
 end
 
+local WHAT = { [0] = "remove", "in", "out", "inout" }
+local changes = {}
+
+-- Tells the watching host the sockets libcurl changed; returns how many and
+-- the first error of its handler.
+local function tell_sockets(w)
+  local n = core.watch_changes(changes)
+  local first_err
+  for i = 1, n do
+    local fd, what = changes[2 * i - 1], WHAT[changes[2 * i]]
+    w._told[fd] = what ~= "remove" or nil
+    local ok, err = pcall(w._socket, fd, what)
+    if not ok and not first_err then first_err = err end
+  end
+  return n, first_err
+end
+
+-- Tells the watching host what libcurl changed, and when to call back.
+local function flush()
+  local w = watcher
+  if not w then return end
+  local _, first_err = tell_sockets(w)
+  local next_s = next_turn()
+  local at = next_s and core.now() + next_s
+  -- Re-armed only when the time moves (by a millisecond or more).
+  if (at == nil) ~= (w._timer_at == nil) or (at and math.abs(at - w._timer_at) >= 0.001) then
+    w._timer_at = at
+    local ok, err = pcall(w._timer, next_s and math.floor(next_s * 1000 + 0.5) or nil)
+    if not ok and not first_err then first_err = err end
+  end
+  if first_err then error(first_err, 0) end
+end
+
 local function raise_deferred()
   local err = deferred
   deferred = nil
@@ -139,14 +178,14 @@ local ready = {}
 
 -- One turn: wakes the sleepers that are due, runs the driver (waiting up to
 -- `wait` seconds when nothing is ready), resumes each task that has something,
--- once.
+-- once, and tells a watching host what changed.
 local function turn(wait)
   busy = true
   local ok, err = pcall(function()
     wake_sleepers()
     local list, owner, at, n, soonest = collect()
     if soonest then wait = math.min(wait, math.max(0, soonest - core.now())) end
-    if n > 0 then
+    if n > 0 or watcher then
       local k = core.turn(list, wait, ready)
       local resumed = {}
       for i = 1, k do
@@ -163,6 +202,7 @@ local function turn(wait)
     wake_sleepers()
   end)
   busy = false
+  flush()
   if not ok then error(err, 0) end
   raise_deferred()
 end
@@ -176,8 +216,9 @@ local function check_host_side(name)
 end
 
 --- Runs `fn` as a task: at once, until its first dify call waits, and then
--- whenever the driver has something for it (on `dify.step`). An error inside
--- `fn` ends the task and is kept on it, never raised into the host's loop.
+-- whenever the driver has something for it (on `dify.step` or the watching
+-- host's events). An error inside `fn` ends the task and is kept on it, never
+-- raised into the host's loop.
 -- @tparam function fn
 -- @tparam[opt] table opts `on_done(ok, ...)`: called once when the task ends,
 --  with what `task:result()` returns
@@ -191,6 +232,7 @@ function host.spawn(fn, opts)
   workers[task.co] = true
   tasks[#tasks + 1] = task
   resume(task)
+  flush()
   raise_deferred()
   return task
 end
@@ -208,7 +250,7 @@ function host.step(timeout)
     error("dify.step: timeout must be a number of seconds >= 0", 2)
   end
   check_host_side("dify.step")
-  if #tasks == 0 then return nil end
+  if #tasks == 0 and not watcher then return nil end
   turn(timeout or 0)
   return next_turn()
 end
@@ -248,7 +290,10 @@ function Task:cancel()
   all.close_owned(self.co)
   if coroutine.close then coroutine.close(self.co) end
   finish(self, false, errors.new{ kind = "cancelled", message = "the task was cancelled" })
-  if not busy then raise_deferred() end
+  if not busy then
+    flush()
+    raise_deferred()
+  end
   return true
 end
 
@@ -256,5 +301,91 @@ function Task:__tostring()
   return ("dify.task (%s)"):format(self.state == "cancelling" and "running" or self.state)
 end
 
-host.Task = Task
+---------------------------------------------------------------------------
+-- Event-driven hosts
+
+local Watcher = {}
+Watcher.__index = Watcher
+Watcher.__name = "dify.watcher"
+
+local MASK = { r = 1, w = 2, e = 4 }
+
+--- Hands libcurl's sockets and timer to a host's event loop: from now on the
+-- host wakes lua-dify only when a socket is ready or the timer is due
+-- (libcurl's CURLMOPT_SOCKETFUNCTION and CURLMOPT_TIMERFUNCTION, driven by
+-- curl_multi_socket_action). Only one watcher per Lua state, and only while
+-- no stream or call runs yet (libcurl would never name their sockets).
+-- @tparam table handlers
+--  `socket(fd, what)`: watch `fd` for `what` ("in", "out", "inout") from now
+--  on, or stop ("remove") and forget any handle kept for it;
+--  `timer(ms)`: call `watcher:timeout()` in `ms` milliseconds (replacing the
+--  previous timer), or never (nil);
+--  `guard()` (optional): true where a blocking call would freeze the host (it
+--  then raises "use dify.spawn").
+-- @treturn dify.watcher with `ready(fd, events)`, `timeout()`, `flush()`, `close()`
+function host.watch(handlers)
+  if type(handlers) ~= "table" or type(handlers.socket) ~= "function" or type(handlers.timer) ~= "function" then
+    error("dify.watch: expected a table with socket and timer functions", 2)
+  end
+  if handlers.guard ~= nil and type(handlers.guard) ~= "function" then
+    error("dify.watch: guard must be a function", 2)
+  end
+  check_host_side("dify.watch")
+  if watcher then error("dify.watch: a host loop already watches this Lua state (close it first)", 2) end
+  local ok, why = core.watch()
+  if not ok then error("dify.watch: " .. why, 2) end
+  watcher = setmetatable({ _socket = handlers.socket, _timer = handlers.timer, _told = {} }, Watcher)
+  all.guard = handlers.guard
+  return watcher
+end
+
+--- The host saw socket `fd` ready: `events` holds "r" (readable), "w"
+-- (writable) and/or "e" (an error), as luv reports them; nil means any.
+function Watcher:ready(fd, events)
+  if watcher ~= self then error("watcher:ready: this watcher is closed", 2) end
+  local mask = 0
+  if type(events) == "string" then
+    for c, bit in pairs(MASK) do
+      if events:find(c, 1, true) then mask = mask + bit end
+    end
+  end
+  core.watch_ready(fd, mask ~= 0 and mask or 3)
+  if not busy then turn(0) end -- else the running turn takes it
+end
+
+--- The host's timer fired.
+function Watcher:timeout()
+  if watcher ~= self then return end
+  self._timer_at = nil
+  core.watch_ready()
+  if not busy then turn(0) end
+end
+
+--- Tells the host of changes made outside the scheduler (a stream closed or
+-- collected outside any task): cheap when there is none; an adapter calls it
+-- once per turn of its loop.
+function Watcher:flush()
+  if watcher ~= self or busy then return end
+  local n, err = tell_sockets(self)
+  if err then error(err, 0) end
+  if n > 0 then flush() end
+end
+
+--- Stops watching: libcurl goes back to driving its sockets itself
+-- (`dify.step` and blocking calls still work); the host is told to forget
+-- every socket and the timer.
+function Watcher:close()
+  if watcher ~= self then return end
+  check_host_side("watcher:close")
+  -- The host holds handles for what it was told, and what it was not told yet it never heard of.
+  core.watch_changes(changes)
+  local live = self._told
+  watcher = nil
+  all.guard = nil
+  core.unwatch()
+  for fd in pairs(live) do pcall(self._socket, fd, "remove") end
+  pcall(self._timer, nil)
+end
+
+host.Task, host.Watcher = Task, Watcher
 return host
