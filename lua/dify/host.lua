@@ -260,8 +260,43 @@ function host.running()
   return #tasks
 end
 
----------------------------------------------------------------------------
--- Tasks
+local Watcher = {}
+Watcher.__index = Watcher
+Watcher.__name = "dify.watcher"
+
+local MASK = { r = 1, w = 2, e = 4 }
+
+--- Hands libcurl's sockets and timer to a host's event loop: from now on the
+-- host wakes lua-dify only when a socket is ready or the timer is due
+-- (libcurl's CURLMOPT_SOCKETFUNCTION and CURLMOPT_TIMERFUNCTION, driven by
+-- curl_multi_socket_action). Only one watcher per Lua state, and only while
+-- no stream or call runs yet (libcurl would never name their sockets).
+-- @tparam table handlers
+--  `socket(fd, what)`: watch `fd` for `what` ("in", "out", "inout") from now
+--  on, or stop ("remove") and forget any handle kept for it;
+--  `timer(ms)`: call `watcher:timeout()` in `ms` milliseconds (replacing the
+--  previous timer), or never (nil);
+--  `guard()` (optional): true where a blocking call would freeze the host (it
+--  then raises "use dify.spawn").
+-- @treturn dify.watcher with `ready(fd, events)`, `timeout()`, `flush()`, `close()`
+function host.watch(handlers)
+  if type(handlers) ~= "table" or type(handlers.socket) ~= "function" or type(handlers.timer) ~= "function" then
+    error("dify.watch: expected a table with socket and timer functions", 2)
+  end
+  if handlers.guard ~= nil and type(handlers.guard) ~= "function" then
+    error("dify.watch: guard must be a function", 2)
+  end
+  check_host_side("dify.watch")
+  if watcher then error("dify.watch: a host loop already watches this Lua state (close it first)", 2) end
+  local ok, why = core.watch()
+  if not ok then error("dify.watch: " .. why, 2) end
+  watcher = setmetatable({ _socket = handlers.socket, _timer = handlers.timer, _told = {} }, Watcher)
+  all.guard = handlers.guard
+  return watcher
+end
+
+--- What `dify.spawn` returns.
+-- @type Task
 
 --- Whether the task has ended (returned, raised or was cancelled).
 function Task:done()
@@ -301,43 +336,8 @@ function Task:__tostring()
   return ("dify.task (%s)"):format(self.state == "cancelling" and "running" or self.state)
 end
 
----------------------------------------------------------------------------
--- Event-driven hosts
-
-local Watcher = {}
-Watcher.__index = Watcher
-Watcher.__name = "dify.watcher"
-
-local MASK = { r = 1, w = 2, e = 4 }
-
---- Hands libcurl's sockets and timer to a host's event loop: from now on the
--- host wakes lua-dify only when a socket is ready or the timer is due
--- (libcurl's CURLMOPT_SOCKETFUNCTION and CURLMOPT_TIMERFUNCTION, driven by
--- curl_multi_socket_action). Only one watcher per Lua state, and only while
--- no stream or call runs yet (libcurl would never name their sockets).
--- @tparam table handlers
---  `socket(fd, what)`: watch `fd` for `what` ("in", "out", "inout") from now
---  on, or stop ("remove") and forget any handle kept for it;
---  `timer(ms)`: call `watcher:timeout()` in `ms` milliseconds (replacing the
---  previous timer), or never (nil);
---  `guard()` (optional): true where a blocking call would freeze the host (it
---  then raises "use dify.spawn").
--- @treturn dify.watcher with `ready(fd, events)`, `timeout()`, `flush()`, `close()`
-function host.watch(handlers)
-  if type(handlers) ~= "table" or type(handlers.socket) ~= "function" or type(handlers.timer) ~= "function" then
-    error("dify.watch: expected a table with socket and timer functions", 2)
-  end
-  if handlers.guard ~= nil and type(handlers.guard) ~= "function" then
-    error("dify.watch: guard must be a function", 2)
-  end
-  check_host_side("dify.watch")
-  if watcher then error("dify.watch: a host loop already watches this Lua state (close it first)", 2) end
-  local ok, why = core.watch()
-  if not ok then error("dify.watch: " .. why, 2) end
-  watcher = setmetatable({ _socket = handlers.socket, _timer = handlers.timer, _told = {} }, Watcher)
-  all.guard = handlers.guard
-  return watcher
-end
+--- What `dify.watch` returns: what a host's loop calls when a socket or its timer is ready.
+-- @type Watcher
 
 --- The host saw socket `fd` ready: `events` holds "r" (readable), "w"
 -- (writable) and/or "e" (an error), as luv reports them; nil means any.
