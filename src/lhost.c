@@ -149,7 +149,8 @@ static int core_watch_ready(lua_State *L) {
 
 /* core.watch_changes(out) -> n: what the host has not been told yet, as pairs
  * out[2i-1] = fd, out[2i] = 0 (stop watching), 1 (readable), 2 (writable) or
- * 3 (both); n pairs. */
+ * 3 (both); n pairs. The descriptors are the host's own (duplicates of
+ * libcurl's), valid until it has been told to stop and core.watch_release ran. */
 static int core_watch_changes(lua_State *L) {
     dify_watch *w = check_watching(L);
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -167,6 +168,13 @@ static int core_watch_changes(lua_State *L) {
     return 1;
 }
 
+/* core.watch_release(): the host has handled the changes core.watch_changes
+ * gave; the descriptors it was told to stop watching are closed now. */
+static int core_watch_release(lua_State *L) {
+    dify_watch_release(check_watching(L));
+    return 0;
+}
+
 void dify_lua_open_host(lua_State *L) {
     static const luaL_Reg functions[] = {{"turn", core_turn},
                                          {"next_timer", core_next_timer},
@@ -174,6 +182,7 @@ void dify_lua_open_host(lua_State *L) {
                                          {"unwatch", core_unwatch},
                                          {"watch_ready", core_watch_ready},
                                          {"watch_changes", core_watch_changes},
+                                         {"watch_release", core_watch_release},
                                          {NULL, NULL}};
     luaL_setfuncs(L, functions, 0);
 }

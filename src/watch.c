@@ -2,18 +2,27 @@
 #include "watch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "http.h" /* dify_now_ms */
 
+/* The host never watches libcurl's own descriptor but a duplicate of it:
+ * libcurl closes its sockets on paths of its own (some before it says so), and
+ * a host loop may fail on a descriptor closed under it (cqueues does) or watch
+ * another socket that got its number. A duplicate is closed only once the host
+ * has been told to stop watching it and has handled that (dify_watch_release). */
 typedef struct watched {
     curl_socket_t fd;
-    int want;  /* what libcurl waits for on fd now; DIFY_WATCH_STOP once it let go */
-    int told;  /* what the host was last told */
-    int renew; /* libcurl let go of fd while the host held a handle for it */
-    int ready; /* CURL_CSELECT_* bits seen since the last run */
+    curl_socket_t host_fd; /* what the host watches; CURL_SOCKET_BAD while it has none */
+    int host_owned;        /* host_fd is a duplicate (else fd itself: no descriptor was left) */
+    int want;              /* what libcurl waits for on fd now; DIFY_WATCH_STOP once it let go */
+    int told;              /* what the host was last told */
+    int renew;             /* libcurl let go of fd while the host watched its duplicate */
+    int ready;             /* CURL_CSELECT_* bits seen since the last run */
 } watched;
 
 struct dify_watch {
@@ -23,6 +32,8 @@ struct dify_watch {
     int changed; /* a callback ran since the host last took every change */
     struct pollfd *polls;
     size_t polls_cap;
+    curl_socket_t *retired; /* duplicates the host is being told to stop watching */
+    size_t n_retired, retired_cap;
     long long deadline_ms; /* libcurl's timer; -1: none */
     int timer_fired;
     int failed;
@@ -44,6 +55,8 @@ static watched *add(dify_watch *w, curl_socket_t fd) {
     }
     watched *s = &w->socks[w->n++];
     s->fd = fd;
+    s->host_fd = CURL_SOCKET_BAD;
+    s->host_owned = 0;
     s->want = s->told = DIFY_WATCH_STOP;
     s->renew = s->ready = 0;
     return s;
@@ -95,8 +108,38 @@ dify_watch *dify_watch_new(CURLM *multi) {
     return w;
 }
 
+/* The host lets go of s's duplicate: it is closed at the next release. */
+static void retire(dify_watch *w, watched *s) {
+    if (s->host_owned) {
+        if (w->n_retired == w->retired_cap) {
+            size_t cap = w->retired_cap ? w->retired_cap * 2 : 8;
+            curl_socket_t *grown = realloc(w->retired, cap * sizeof *grown);
+            if (grown) {
+                w->retired = grown;
+                w->retired_cap = cap;
+            }
+        }
+        if (w->n_retired < w->retired_cap)
+            w->retired[w->n_retired++] = s->host_fd;
+        else
+            close(s->host_fd); /* out of memory: at once rather than never */
+    }
+    s->host_fd = CURL_SOCKET_BAD;
+    s->host_owned = 0;
+}
+
+void dify_watch_release(dify_watch *w) {
+    for (size_t i = 0; i < w->n_retired; i++)
+        close(w->retired[i]);
+    w->n_retired = 0;
+}
+
 void dify_watch_free(dify_watch *w) {
     if (!w) return;
+    dify_watch_release(w);
+    for (size_t i = 0; i < w->n; i++)
+        if (w->socks[i].host_owned) close(w->socks[i].host_fd);
+    free(w->retired);
     curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, NULL);
     curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, NULL);
     curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, NULL);
@@ -110,16 +153,22 @@ int dify_watch_take_change(dify_watch *w, curl_socket_t *fd, int *what) {
     if (!w->changed) return 0;
     for (size_t i = 0; i < w->n; i++) {
         watched *s = &w->socks[i];
-        if (s->renew) {
+        if (s->renew || (s->want == DIFY_WATCH_STOP && s->told != DIFY_WATCH_STOP)) {
+            *fd = s->host_fd;
+            *what = DIFY_WATCH_STOP;
+            retire(w, s);
             s->renew = 0;
             s->told = DIFY_WATCH_STOP;
-            *fd = s->fd;
-            *what = DIFY_WATCH_STOP;
             return 1;
         }
         if (s->want != s->told) {
+            if (s->host_fd == CURL_SOCKET_BAD) {
+                s->host_fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+                s->host_owned = s->host_fd != CURL_SOCKET_BAD;
+                if (!s->host_owned) s->host_fd = s->fd; /* out of descriptors: the socket itself */
+            }
             s->told = s->want;
-            *fd = s->fd;
+            *fd = s->host_fd;
             *what = s->want;
             return 1;
         }
@@ -138,8 +187,10 @@ void dify_watch_ready(dify_watch *w, curl_socket_t fd, int mask) {
         w->timer_fired = 1;
         return;
     }
-    watched *s = find(w, fd);
-    if (s && s->want != DIFY_WATCH_STOP) s->ready |= mask;
+    for (size_t i = 0; i < w->n; i++) {
+        watched *s = &w->socks[i];
+        if (s->host_fd == fd && s->want != DIFY_WATCH_STOP) s->ready |= mask;
+    }
 }
 
 CURLMcode dify_watch_run(dify_watch *w) {
@@ -192,7 +243,8 @@ int dify_watch_wait(dify_watch *w, long wait_ms) {
         int mask = ((ev & (POLLIN | POLLHUP)) ? CURL_CSELECT_IN : 0) |
                    ((ev & POLLOUT) ? CURL_CSELECT_OUT : 0) |
                    ((ev & (POLLERR | POLLNVAL)) ? CURL_CSELECT_ERR : 0);
-        dify_watch_ready(w, w->polls[k].fd, mask);
+        watched *s = find(w, w->polls[k].fd); /* libcurl's own descriptor, not the host's */
+        if (s) s->ready |= mask;
     }
     return 0;
 }

@@ -25,13 +25,16 @@ dify_watch *dify_watch_new(CURLM *multi);
 void dify_watch_free(dify_watch *w);
 
 /* Takes the oldest change the host has not been told of: 1 with *fd and *what
- * set, 0 when there is none. A socket libcurl closed and opened again under
- * the same number before the host heard of it comes as a stop, then its new
- * state: the host must not keep a handle made for the old one. */
+ * set, 0 when there is none. The descriptors the host is given are duplicates
+ * of libcurl's (watch.c says why), each named until it is told to stop. */
 int dify_watch_take_change(dify_watch *w, curl_socket_t *fd, int *what);
+/* Closes the duplicates the host was told to stop watching: call it once the
+ * host has handled the changes taken. */
+void dify_watch_release(dify_watch *w);
 
-/* The host saw fd ready for mask (CURL_CSELECT_IN, _OUT, _ERR); with
- * fd == CURL_SOCKET_TIMEOUT, its timer fired. Unknown sockets are ignored. */
+/* The host saw fd (a descriptor it was given) ready for mask
+ * (CURL_CSELECT_IN, _OUT, _ERR); with fd == CURL_SOCKET_TIMEOUT, its timer
+ * fired. Unknown descriptors are ignored. */
 void dify_watch_ready(dify_watch *w, curl_socket_t fd, int mask);
 /* Runs libcurl for the ready sockets, then for its timer if that is due or
  * the host said it fired. */

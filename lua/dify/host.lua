@@ -149,6 +149,8 @@ local function tell_sockets(w)
     local ok, err = pcall(w._socket, fd, what)
     if not ok and not first_err then first_err = err end
   end
+  -- The descriptors it was told to stop watching are closed now that it has let go.
+  if n > 0 then core.watch_release() end
   return n, first_err
 end
 
@@ -377,14 +379,14 @@ end
 function Watcher:close()
   if watcher ~= self then return end
   check_host_side("watcher:close")
-  -- The host holds handles for what it was told, and what it was not told yet it never heard of.
-  core.watch_changes(changes)
+  -- The host holds handles for what it was told (changes not taken yet it never heard of);
+  -- the descriptors it was given are closed once it has let go of them.
   local live = self._told
   watcher = nil
   all.guard = nil
-  core.unwatch()
   for fd in pairs(live) do pcall(self._socket, fd, "remove") end
   pcall(self._timer, nil)
+  core.unwatch()
 end
 
 host.Task, host.Watcher = Task, Watcher
