@@ -147,10 +147,11 @@ static int core_watch_ready(lua_State *L) {
     return 0;
 }
 
-/* core.watch_changes(out) -> n: what the host has not been told yet, as pairs
- * out[2i-1] = fd, out[2i] = 0 (stop watching), 1 (readable), 2 (writable) or
- * 3 (both); n pairs. The descriptors are the host's own (duplicates of
- * libcurl's), valid until it has been told to stop and core.watch_release ran. */
+/* core.watch_changes(out) -> n, timer_moved: what the host has not been told
+ * yet, as pairs out[2i-1] = fd, out[2i] = 0 (stop watching), 1 (readable), 2
+ * (writable) or 3 (both); n pairs; and whether libcurl set its timer since the
+ * last call. The descriptors are the host's own (duplicates of libcurl's),
+ * valid until it has been told to stop and core.watch_release ran. */
 static int core_watch_changes(lua_State *L) {
     dify_watch *w = check_watching(L);
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -165,7 +166,8 @@ static int core_watch_changes(lua_State *L) {
         n++;
     }
     lua_pushinteger(L, n);
-    return 1;
+    lua_pushboolean(L, dify_watch_timer_moved(w));
+    return 2;
 }
 
 /* core.watch_release(): the host has handled the changes core.watch_changes

@@ -36,6 +36,7 @@ struct dify_watch {
     size_t n_retired, retired_cap;
     long long deadline_ms; /* libcurl's timer; -1: none */
     int timer_fired;
+    int timer_moved; /* libcurl set its timer since dify_watch_timer_moved last asked */
     int failed;
 };
 
@@ -90,6 +91,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
     (void)multi;
     dify_watch *w = userp;
     w->deadline_ms = timeout_ms < 0 ? -1 : dify_now_ms() + timeout_ms;
+    w->timer_moved = 1;
     return 0;
 }
 
@@ -255,6 +257,12 @@ long dify_watch_timeout(const dify_watch *w) {
     long long left = w->deadline_ms - dify_now_ms();
     if (left <= 0) return 0;
     return left > LONG_MAX ? LONG_MAX : (long)left;
+}
+
+int dify_watch_timer_moved(dify_watch *w) {
+    int moved = w->timer_moved;
+    w->timer_moved = 0;
+    return moved;
 }
 
 int dify_watch_failed(const dify_watch *w) {

@@ -44,6 +44,8 @@ CURLMcode dify_watch_run(dify_watch *w);
 int dify_watch_wait(dify_watch *w, long wait_ms);
 /* Milliseconds until libcurl's timer (0 when due), or -1 when it has none. */
 long dify_watch_timeout(const dify_watch *w);
+/* Whether libcurl set its timer since the last time this was asked. */
+int dify_watch_timer_moved(dify_watch *w);
 /* Whether a callback ran out of memory (libcurl then failed the transfers). */
 int dify_watch_failed(const dify_watch *w);
 

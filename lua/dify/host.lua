@@ -31,6 +31,9 @@ local tasks = {}
 local busy = false
 -- The first error an on_done raised during a turn, raised once the turn is over.
 local deferred
+-- Set when the next timer may have come sooner (a task began, ended or sleeps):
+-- a watching host's timer is worked out again then, not after every event.
+local retime = true
 
 -- The one watcher of this Lua state (dify.watch), or nil.
 local watcher
@@ -57,6 +60,7 @@ local function explain(err)
 end
 
 local function finish(task, ok, ...)
+  retime = true
   for i, t in ipairs(tasks) do
     if t == task then
       table.remove(tasks, i)
@@ -75,43 +79,55 @@ local function finish(task, ok, ...)
   end
 end
 
-local function resume(task, ...)
-  task.what, task.wake = nil, nil
-  local r = pack(coroutine.resume(task.co, ...))
-  if not r[1] then
+-- What coroutine.resume gave back (no table per resume: this runs once per event).
+local function resumed(task, ok, first, ...)
+  if not ok then
     all.close_owned(task.co) -- what it left on the wire
-    return finish(task, false, explain(r[2]))
+    return finish(task, false, explain(first))
   end
-  if coroutine.status(task.co) == "dead" then return finish(task, true, unpack(r, 2, r.n)) end
-  if r[2] ~= PAUSE then
+  if coroutine.status(task.co) == "dead" then return finish(task, true, first, ...) end
+  if first ~= PAUSE then
     all.close_owned(task.co)
     return finish(task, false, "dify.spawn: the task yielded; only its dify calls may pause it")
   end
-  task.what, task.wake = r[3], r[4]
+  local what, wake = ...
+  task.what, task.wake = what, wake
+  if wake then retime = true end
 end
 
--- What the live tasks wait on: a flat list of core streams and started calls,
--- with, for each, its task and (for a task waiting on a list) its index there.
+local function resume(task, ...)
+  task.what, task.wake = nil, nil
+  return resumed(task, coroutine.resume(task.co, ...))
+end
+
+-- What the live tasks wait on, kept from turn to turn: a flat list of core
+-- streams and started calls with, for each, its task and (for a task waiting
+-- on a list) its index there.
+local list, owner, at, listed = {}, {}, {}, 0
+
+-- Fills list, owner and at; returns how many, and the soonest time a task sleeps until.
 local function collect()
-  local list, owner, at, n, soonest = {}, {}, {}, 0, nil
+  local n, soonest = 0, nil
   for _, task in ipairs(tasks) do
     local what = task.what
     if type(what) == "table" then
-      for j, thing in ipairs(what) do
+      for j = 1, #what do
         n = n + 1
-        list[n], owner[n], at[n] = thing, task, j
+        list[n], owner[n], at[n] = what[j], task, j
       end
     elseif what then
       n = n + 1
-      list[n], owner[n] = what, task
+      list[n], owner[n], at[n] = what, task, nil
     end
-    if task.wake and (not soonest or task.wake < soonest) then soonest = task.wake end
+    local wake = task.wake
+    if wake and (not soonest or wake < soonest) then soonest = wake end
   end
-  return list, owner, at, n, soonest
+  for i = n + 1, listed do list[i], owner[i], at[i] = nil, nil, nil end
+  listed = n
+  return n, soonest
 end
 
-local function wake_sleepers()
-  local now = core.now()
+local function wake_sleepers(now)
   local due = {}
   for _, task in ipairs(tasks) do
     if task.wake and task.wake <= now then due[#due + 1] = task end
@@ -125,7 +141,7 @@ end
 -- Seconds until the scheduler needs a turn (0: now), at most MAX_NEXT; nil when no task lives.
 local function next_turn()
   if #tasks == 0 then return nil end
-  local list, _, _, n, soonest = collect()
+  local n, soonest = collect()
   local next_s = n > 0 and core.next_timer(list) or nil
   if soonest then
     local left = math.max(0, soonest - core.now())
@@ -141,7 +157,8 @@ local changes = {}
 -- Tells the watching host the sockets libcurl changed; returns how many and
 -- the first error of its handler.
 local function tell_sockets(w)
-  local n = core.watch_changes(changes)
+  local n, timer_moved = core.watch_changes(changes)
+  if n > 0 or timer_moved then retime = true end
   local first_err
   for i = 1, n do
     local fd, what = changes[2 * i - 1], WHAT[changes[2 * i]]
@@ -159,11 +176,18 @@ local function flush()
   local w = watcher
   if not w then return end
   local _, first_err = tell_sockets(w)
+  -- Nothing that could bring the next timer sooner happened: the armed one stands (firing
+  -- early costs an idle turn; stream timers only ever move later, sockets and libcurl say so).
+  if not retime and w._timer_at then
+    if first_err then error(first_err, 0) end
+    return
+  end
+  retime = false
   local next_s = next_turn()
-  local at = next_s and core.now() + next_s
-  -- Re-armed only when the time moves (by a millisecond or more).
-  if (at == nil) ~= (w._timer_at == nil) or (at and math.abs(at - w._timer_at) >= 0.001) then
-    w._timer_at = at
+  local due, armed = next_s and core.now() + next_s, w._timer_at
+  -- Re-armed only when it must fire sooner (or stop): firing early costs one idle turn.
+  if (due == nil) ~= (armed == nil) or (due and due < armed - 0.001) then
+    w._timer_at = due
     local ok, err = pcall(w._timer, next_s and math.floor(next_s * 1000 + 0.5) or nil)
     if not ok and not first_err then first_err = err end
   end
@@ -176,33 +200,49 @@ local function raise_deferred()
   if err ~= nil then error(err, 0) end
 end
 
-local ready = {}
+local ready, woken, woken_at, turns = {}, {}, {}, 0
+
+local function turn_body(wait)
+  local n, soonest = collect()
+  if soonest then
+    local now = core.now()
+    if soonest <= now then
+      wake_sleepers(now)
+      n, soonest = collect()
+    end
+    if soonest then wait = math.min(wait, math.max(0, soonest - now)) end
+  end
+  if n > 0 or watcher then
+    local k = core.turn(list, wait, ready)
+    -- The tasks with something, each once, taken before any runs (a task's code may spawn).
+    turns = turns + 1
+    local m = 0
+    for i = 1, k do
+      local idx = ready[i]
+      local task = owner[idx]
+      if task and task._turn ~= turns then
+        task._turn = turns
+        m = m + 1
+        woken[m], woken_at[m] = task, at[idx]
+      end
+    end
+    for i = 1, m do
+      local task, where = woken[i], woken_at[i]
+      woken[i], woken_at[i] = nil, nil
+      if task.state == "running" and task.what ~= nil then resume(task, where) end
+    end
+  elseif wait > 0 then
+    core.sleep(wait)
+  end
+  if wait > 0 then wake_sleepers(core.now()) end
+end
 
 -- One turn: wakes the sleepers that are due, runs the driver (waiting up to
 -- `wait` seconds when nothing is ready), resumes each task that has something,
 -- once, and tells a watching host what changed.
 local function turn(wait)
   busy = true
-  local ok, err = pcall(function()
-    wake_sleepers()
-    local list, owner, at, n, soonest = collect()
-    if soonest then wait = math.min(wait, math.max(0, soonest - core.now())) end
-    if n > 0 or watcher then
-      local k = core.turn(list, wait, ready)
-      local resumed = {}
-      for i = 1, k do
-        local idx = ready[i]
-        local task = owner[idx]
-        if task and not resumed[task] and task.state == "running" and task.what ~= nil then
-          resumed[task] = true
-          resume(task, at[idx])
-        end
-      end
-    elseif wait > 0 then
-      core.sleep(wait)
-    end
-    wake_sleepers()
-  end)
+  local ok, err = pcall(turn_body, wait)
   busy = false
   flush()
   if not ok then error(err, 0) end
@@ -233,9 +273,12 @@ function host.spawn(fn, opts)
   local task = setmetatable({ co = coroutine.create(fn), state = "running", on_done = on_done }, Task)
   workers[task.co] = true
   tasks[#tasks + 1] = task
+  retime = true
   resume(task)
-  flush()
-  raise_deferred()
+  if not busy then
+    flush()
+    raise_deferred()
+  end
   return task
 end
 
@@ -267,6 +310,7 @@ Watcher.__index = Watcher
 Watcher.__name = "dify.watcher"
 
 local MASK = { r = 1, w = 2, e = 4 }
+local MASKS = { r = 1, w = 2, rw = 3, wr = 3, e = 4 } -- what luv and the adapters say
 
 --- Hands libcurl's sockets and timer to a host's event loop: from now on the
 -- host wakes lua-dify only when a socket is ready or the timer is due
@@ -345,8 +389,8 @@ end
 -- (writable) and/or "e" (an error), as luv reports them; nil means any.
 function Watcher:ready(fd, events)
   if watcher ~= self then error("watcher:ready: this watcher is closed", 2) end
-  local mask = 0
-  if type(events) == "string" then
+  local mask = MASKS[events] or 0
+  if mask == 0 and type(events) == "string" then
     for c, bit in pairs(MASK) do
       if events:find(c, 1, true) then mask = mask + bit end
     end
