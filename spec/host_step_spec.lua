@@ -345,6 +345,9 @@ describe("dify.spawn and dify.step, used wrongly", function()
     assert.matches("on_done must be a function", support.raised(dify.spawn, print, { on_done = 1 }))
     assert.matches("timeout must be a number", support.raised(dify.step, "soon"))
     assert.matches("timeout must be a number", support.raised(dify.step, -1))
+    assert.matches("timeout must be a number", support.raised(dify.step, 0 / 0))
+    -- No task: math.huge returns at once.
+    assert.is_nil(dify.step(math.huge))
   end)
 
   it("raises for dify.step called from inside a task, keeping the error on the task", function()

@@ -70,6 +70,7 @@ static int core_turn(lua_State *L) {
     size_t n;
     dify_driven **list = read_list(L, 1, &n);
     lua_Number wait_s = luaL_optnumber(L, 2, 0);
+    if (!(wait_s < 1e7)) wait_s = 1e7; /* math.huge (or NaN) must not reach the conversion below */
     luaL_checktype(L, 3, LUA_TTABLE);
     dify_driver *drv = dify_lua_driver(L);
     long long deadline = dify_now_ms() + (wait_s > 0 ? (long long)(wait_s * 1000.0 + 0.5) : 0);
