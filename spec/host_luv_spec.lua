@@ -43,6 +43,15 @@ local function ticker()
   return t
 end
 
+-- How many different values a list holds.
+local function distinct(list)
+  local seen, n = {}, 0
+  for _, v in ipairs(list) do
+    if not seen[v] then seen[v], n = true, n + 1 end
+  end
+  return n
+end
+
 local function read_all(stream, seen)
   local parts = {}
   while true do
@@ -91,9 +100,10 @@ describe("dify.host.luv", function()
     for i = 1, 3 do
       assert.same({ true, "Echo: " .. query .. " " .. i }, { tasks[i]:result() })
       assert.is_true(#at[i] >= 9)
-      for k = 2, #at[i] do
-        assert.is_true(at[i][k] > at[i][k - 1], ("stream %d, events %d and %d"):format(i, k - 1, k))
-      end
+      -- The timer ticked while the stream was in progress: its events fell in many ticks
+      -- (all in one, had the stream blocked the loop).
+      assert.is_true(distinct(at[i]) >= #at[i] / 2, ("stream %d: %d ticks"):format(i, distinct(at[i])))
+      assert.is_true(at[i][#at[i]] > at[i][1])
       for j = 1, 3 do assert.is_true(at[i][1] < at[j][#at[j]]) end
       assert.is_true(chat_tick < at[i][#at[i]])
     end

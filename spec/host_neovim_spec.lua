@@ -101,9 +101,14 @@ describe("Neovim (nvim --headless, LuaJIT)", function()
 
   it("streams in a dify.spawn task while the loop's timer ticks and typed keys land between events", function()
     local r = proof("task")
-    for k = 2, #r.ticks do
-      assert.is_true(r.ticks[k] > r.ticks[k - 1], "ticks between events " .. (k - 1) .. " and " .. k)
+    -- The timer kept firing between the first and the last event: the events fell in
+    -- many ticks (on the blocking API, all in one).
+    local seen, distinct = {}, 0
+    for _, t in ipairs(r.ticks) do
+      if not seen[t] then seen[t], distinct = true, distinct + 1 end
     end
+    assert.is_true(r.ticks[#r.ticks] > r.ticks[1])
+    assert.is_true(distinct >= #r.ticks / 2, distinct .. " ticks")
     assert.is_true(r.typed[#r.typed] > r.typed[1])
   end)
 
