@@ -23,8 +23,8 @@ LIBFLAG ?= -shared
 BUILD = build/$(LUA)
 CORE_SRC = src/buffer.c src/error.c src/sse.c src/event_queue.c src/multipart.c \
            src/transfer.c src/session.c src/driven_transfer.c src/stream.c src/pending.c \
-           src/driver.c
-BINDING_SRC = src/ldify.c
+           src/driver.c src/watch.c
+BINDING_SRC = src/ldify.c src/lhost.c
 OBJ = $(patsubst src/%.c,$(BUILD)/%.o,$(CORE_SRC) $(BINDING_SRC))
 CORE_SO = $(BUILD)/dify/core.so
 

@@ -35,11 +35,12 @@ end
 
 local BIN = "build/bench"
 local S = opts.smoke and {
-  calls = 200, events = 2000, event_size = 300, sse_mib = 8, latency_events = 50, pace_us = 2000,
+  calls = 200, events = 2000, event_size = 300, sse_mib = 8, latency_events = 50, pace_us = 2000, host_events = 50,
   connections = 50, mux_streams = 10, mux_events = 5, mux_pace_us = 20000,
   rss_stream_events = 64, rss_event_size = 16384, rss_upload = 2 ^ 20, rss_audio = 2 ^ 20,
 } or {
   calls = 20000, events = 100000, event_size = 300, sse_mib = 256, latency_events = 1000, pace_us = 2000,
+  host_events = 500,
   connections = 1000, mux_streams = 100, mux_events = 20, mux_pace_us = 50000,
   rss_stream_events = 65536, rss_event_size = 16384, rss_upload = 2 ^ 30, rss_audio = 2 ^ 28,
 }
@@ -101,6 +102,7 @@ local DIFY = LUA_ENV .. "lua5.4 bench/lua_dify.lua "
 local LUACURL = "lua5.2 bench/lua_curl.lua "
 local NODE = "node bench/node_sdk.mjs "
 local LIMIT = BIN .. "/bench-limit "
+local HOST = LUA_ENV .. "lua5.4 bench/host_loop.lua latency "
 local stream_query = ("events=%d size=%d"):format(S.events, S.event_size)
 
 local samples = {}
@@ -161,6 +163,20 @@ local ok, failure = pcall(function()
     local lat = run(DIFY .. "latency " .. BASE .. " " .. S.latency_events .. " " .. S.pace_us)
     record("latency.p50", lat.p50_ms)
     record("latency.p99", lat.p99_ms)
+
+    -- The same paced events read in a task inside a host's loop (issue 14): under luv
+    -- (dify.watch) and in dify.step(0) frames, beside the blocking iterator, one after another.
+    local host_args = BASE .. " " .. S.host_events .. " " .. S.pace_us .. " "
+    local hosts = {}
+    for _, how in ipairs{ "blocking", "luv", "step" } do
+      hosts[#hosts + 1] = function()
+        local h = run(HOST .. host_args .. how)
+        record("host." .. how .. ".p50", h.p50_ms)
+        record("host." .. how .. ".p99", h.p99_ms)
+        record("host." .. how .. ".cpu", h.cpu_us)
+      end
+    end
+    in_turn(hosts)
 
     -- Connections for sequential calls on one client.
     record("connections", run(DIFY .. "connections " .. BASE .. " " .. S.connections).connections)
@@ -270,6 +286,23 @@ row(("delivery latency, server flush → ev in Lua, %d events %d µs apart"):for
   ("p50 %.3f ms; p99 %.3f ms (runs' p99 %.3f–%.3f)"):format(m["latency.p50"], m["latency.p99"],
     spread("latency.p99")), "", "p99 < 2 ms", m["latency.p99"] < 2)
 
+local luv_p99, step_p99 = ratio("host.luv.p99", "host.blocking.p99"), ratio("host.step.p99", "host.blocking.p99")
+row(("host-loop latency, server flush → ev in a task, %d events %d µs apart"):format(S.host_events, S.pace_us),
+  ("luv (dify.watch) p50 %.3f ms, p99 %.3f ms; dify.step(0) frames 1 ms apart p50 %.3f, p99 %.3f;"
+    .. " blocking iterator p50 %.3f, p99 %.3f"):format(m["host.luv.p50"], m["host.luv.p99"],
+    m["host.step.p50"], m["host.step.p99"], m["host.blocking.p50"], m["host.blocking.p99"]),
+  ("p99: luv %.2f× blocking%s; frames %.2f× blocking"):format(luv_p99, ratio_range("host.luv.p99",
+    "host.blocking.p99"), step_p99),
+  "luv p99 < 2 ms", m["host.luv.p99"] < 2)
+
+local luv_cpu, step_cpu = ratio("host.luv.cpu", "host.blocking.cpu"), ratio("host.step.cpu", "host.blocking.cpu")
+row(("CPU per paced event (user + system), the same %d events"):format(S.host_events),
+  ("luv (dify.watch) %.1f µs; dify.step(0) frames %.1f µs (the idle frames' own included);"
+    .. " blocking iterator %.1f µs"):format(m["host.luv.cpu"], m["host.step.cpu"], m["host.blocking.cpu"]),
+  ("luv %.2f× blocking%s; frames %.2f× blocking"):format(luv_cpu, ratio_range("host.luv.cpu", "host.blocking.cpu"),
+    step_cpu),
+  "", nil)
+
 for _, item in ipairs{
   { "rss.stream", ("%.0f MiB stream (%d events of %d B)"):format(S.rss_stream_events * S.rss_event_size / 2 ^ 20,
     S.rss_stream_events, S.rss_event_size) },
@@ -304,7 +337,8 @@ local lines = {
     opts.runs),
   ("- machine: %s, %s cores, %s; load average at the end %s"):format(cpu, capture_line("nproc"),
     capture_line("uname -sr"), capture_line("cut -d' ' -f1-3 /proc/loadavg")),
-  ("- software: %s; %s + lua-cjson; lua5.2 + Debian lua-curl; node %s + dify-client %s"):format(
+  ("- software: %s; %s + lua-cjson (+ lua-luv for the host-loop rows); lua5.2 + Debian lua-curl;"
+    .. " node %s + dify-client %s"):format(
     capture_line("curl-config --version 2>/dev/null || echo libcurl"), capture_line("lua5.4 -v"):match("Lua [%d.]+"),
     capture_line("node --version"),
     capture_line("node -p \"require('./bench/node_modules/dify-client/package.json').version\"")),

@@ -18,6 +18,7 @@ local routes = require("dify.routes")
 local Stream = require("dify.stream")
 local multiplex = require("dify.multiplex")
 local all = require("dify.all")
+local host = require("dify.host")
 
 local dify = {
   _VERSION = "0.1.0",
@@ -27,6 +28,10 @@ local dify = {
   null = json.null,
   multiplex = multiplex,
   all = all.run,
+  -- Tasks inside a host's event loop (dify.host).
+  spawn = host.spawn,
+  step = host.step,
+  watch = host.watch,
 }
 
 local DEFAULT_BASE_URL = "https://api.dify.ai/v1"
@@ -602,7 +607,7 @@ function Client:wait_indexed(dataset_id, batch, opts)
       return nil, errors.new{ kind = "timeout", which = "indexing",
         message = ("batch %s not indexed after %g s"):format(tostring(batch), timeout) }
     end
-    sleep(interval)
+    all.sleep(sleep, interval) -- inside a task, only the task waits
   end
 end
 

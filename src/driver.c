@@ -1,15 +1,20 @@
 #define _POSIX_C_SOURCE 200809L
 #include "driver.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "http.h" /* dify_now_ms */
+#include "watch.h"
 
 struct dify_driver {
     CURLM *multi;
     int refs;
     int performing;
     dify_driven *parked;
+    dify_watch *watch; /* socket-action mode: a host loop watches the sockets */
+    size_t transfers;  /* in the multi handle */
 };
 
 dify_driver *dify_driver_new(dify_error *err) {
@@ -30,6 +35,7 @@ void dify_driver_retain(dify_driver *d) {
 
 void dify_driver_release(dify_driver *d) {
     if (d && --d->refs == 0) {
+        dify_watch_free(d->watch);
         curl_multi_cleanup(d->multi);
         free(d);
     }
@@ -41,11 +47,13 @@ int dify_driver_add(dify_driver *drv, dify_driven *d, dify_error *err) {
         dify_error_set(err, DIFY_ERR_NETWORK, "libcurl cannot start the transfer");
         return -1;
     }
+    drv->transfers++;
     return 0;
 }
 
 static void drop(dify_driver *drv, dify_driven *d) {
     curl_multi_remove_handle(drv->multi, d->curl);
+    drv->transfers--;
     d->free(d);
 }
 
@@ -72,7 +80,8 @@ int dify_driver_perform(dify_driver *drv, dify_error *err) {
     }
     int running = 0;
     drv->performing = 1;
-    CURLMcode mc = curl_multi_perform(drv->multi, &running);
+    CURLMcode mc =
+        drv->watch ? dify_watch_run(drv->watch) : curl_multi_perform(drv->multi, &running);
     int pending;
     CURLMsg *msg;
     while (mc == CURLM_OK && (msg = curl_multi_info_read(drv->multi, &pending)) != NULL) {
@@ -96,6 +105,14 @@ int dify_driver_perform(dify_driver *drv, dify_error *err) {
 }
 
 int dify_driver_wait(dify_driver *drv, int wait_ms, dify_error *err) {
+    if (drv->watch) {
+        /* A blocking call in socket-action mode: poll the sockets the host watches. */
+        if (dify_watch_wait(drv->watch, wait_ms) != 0) {
+            dify_error_set(err, DIFY_ERR_NETWORK, "poll: %s", strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
     CURLMcode mc = curl_multi_poll(drv->multi, NULL, 0, wait_ms, NULL);
     if (mc != CURLM_OK) {
         dify_error_set(err, DIFY_ERR_NETWORK, "%s", curl_multi_strerror(mc));
@@ -142,4 +159,40 @@ size_t dify_driver_wait_any(dify_driver *drv, dify_driven *const *list, size_t n
         }
         if (dify_driver_wait(drv, (int)wait_ms, &err) != 0) fail_all(list, n, &err);
     }
+}
+
+int dify_driver_watch(dify_driver *drv, dify_error *err) {
+    if (drv->watch) return 0;
+    if (drv->transfers) {
+        /* libcurl only tells of sockets that change: those in use would never be named. */
+        dify_error_set(err, DIFY_ERR_NETWORK,
+                       "%zu transfer(s) already run without it: close them first", drv->transfers);
+        return -1;
+    }
+    drv->watch = dify_watch_new(drv->multi);
+    if (!drv->watch) {
+        dify_error_set(err, DIFY_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void dify_driver_unwatch(dify_driver *drv) {
+    dify_watch_free(drv->watch);
+    drv->watch = NULL;
+}
+
+dify_watch *dify_driver_watching(const dify_driver *drv) {
+    return drv->watch;
+}
+
+size_t dify_driver_transfers(const dify_driver *drv) {
+    return drv->transfers;
+}
+
+long dify_driver_timeout_ms(dify_driver *drv) {
+    if (drv->watch) return dify_watch_timeout(drv->watch);
+    long ms = -1;
+    if (curl_multi_timeout(drv->multi, &ms) != CURLM_OK) return -1;
+    return ms;
 }

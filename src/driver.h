@@ -44,6 +44,18 @@ int dify_driver_perform(dify_driver *drv, dify_error *err);
 /* Waits up to wait_ms for socket activity. Returns 0, or -1 with err set. */
 int dify_driver_wait(dify_driver *drv, int wait_ms, dify_error *err);
 
+/* Socket-action mode (watch.h), for a host loop that watches libcurl's
+ * sockets and timer: perform and wait then go through curl_multi_socket_action.
+ * Only while no transfer runs (their sockets would never be named). Returns 0,
+ * or -1 with err set. Unwatching goes back to curl_multi_perform at any time. */
+struct dify_watch;
+int dify_driver_watch(dify_driver *drv, dify_error *err);
+void dify_driver_unwatch(dify_driver *drv);
+struct dify_watch *dify_driver_watching(const dify_driver *drv); /* NULL: not watched */
+size_t dify_driver_transfers(const dify_driver *drv);
+/* Milliseconds until libcurl wants to run again (0: now), -1 when it has no timer. */
+long dify_driver_timeout_ms(dify_driver *drv);
+
 /* Drives drv until one of list (all on drv) is ready; returns its index,
  * looking from `first` on for fairness, or n when timeout_ms (>= 0) passed first. */
 size_t dify_driver_wait_any(dify_driver *drv, dify_driven *const *list, size_t n, size_t first,

@@ -82,6 +82,13 @@ struct dify_driver; /* driver.h */
  * into the response and next() reports the end. */
 dify_stream *dify_stream_open(dify_session *s, struct dify_driver *drv, const dify_request *req,
                               dify_error *err);
+/* The same without waiting (a stream inside a task): it is ready for
+ * dify_driver_wait_any once dify_stream_opened, and dify_stream_finish_open
+ * then says what dify_stream_open would have (-1 with err set: close it). */
+dify_stream *dify_stream_start(dify_session *s, struct dify_driver *drv, const dify_request *req,
+                               dify_error *err);
+int dify_stream_opened(const dify_stream *st);
+int dify_stream_finish_open(dify_stream *st, dify_error *err);
 const dify_response *dify_stream_response(const dify_stream *st);
 struct dify_driver *dify_stream_driver(const dify_stream *st);
 

@@ -16,6 +16,7 @@
 #include "driver.h"
 #include "event_queue.h"
 #include "http.h"
+#include "lhost.h"
 
 #define SESSION_MT "dify.core.session"
 #define STREAM_MT "dify.core.stream"
@@ -639,24 +640,9 @@ static int session_start(lua_State *L) {
     return 1;
 }
 
-static int session_stream(lua_State *L) {
-    session_box *box = check_session(L);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    request_args a;
-    read_request(L, 2, &a);
-    if (a.output_path || a.has_output_function || a.req.n_parts)
-        luaL_error(L, "a stream takes neither output nor parts");
-
-    stream_box *sb = lua_newuserdatauv(L, sizeof *sb, 0);
-    sb->stream = NULL;
-    luaL_getmetatable(L, STREAM_MT);
-    lua_setmetatable(L, -2);
-    int stream_at = lua_gettop(L);
-    dify_driver *driver = state_driver(L);
-    dify_error err;
-    sb->stream = dify_stream_open(box->session, driver, &a.req, &err);
-    if (!sb->stream) return push_failure(L, &err);
-
+/* status, headers, and the stream at stream_at, or the whole body of an
+ * answer that is not a 2xx event stream (the stream is closed then). */
+static int push_opened(lua_State *L, stream_box *sb, int stream_at) {
     const dify_response *res = dify_stream_response(sb->stream);
     lua_pushinteger(L, (lua_Integer)res->status);
     push_headers(L, &res->headers);
@@ -668,6 +654,45 @@ static int session_stream(lua_State *L) {
     dify_stream_close(sb->stream);
     sb->stream = NULL;
     return 3;
+}
+
+/* Reads a stream request and pushes its (still empty) box. */
+static stream_box *new_stream_box(lua_State *L, request_args *a) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    read_request(L, 2, a);
+    if (a->output_path || a->has_output_function || a->req.n_parts)
+        luaL_error(L, "a stream takes neither output nor parts");
+    stream_box *sb = lua_newuserdatauv(L, sizeof *sb, 0);
+    sb->stream = NULL;
+    luaL_getmetatable(L, STREAM_MT);
+    lua_setmetatable(L, -2);
+    return sb;
+}
+
+static int session_stream(lua_State *L) {
+    session_box *box = check_session(L);
+    request_args a;
+    stream_box *sb = new_stream_box(L, &a);
+    int stream_at = lua_gettop(L);
+    dify_driver *driver = state_driver(L);
+    dify_error err;
+    sb->stream = dify_stream_open(box->session, driver, &a.req, &err);
+    if (!sb->stream) return push_failure(L, &err);
+    return push_opened(L, sb, stream_at);
+}
+
+/* session:start_stream(req): sends the request and returns the stream at once,
+ * before its headers (a stream inside a task); once core.wait_any or core.turn
+ * finds it ready, stream:opened() answers as session:stream would have. */
+static int session_start_stream(lua_State *L) {
+    session_box *box = check_session(L);
+    request_args a;
+    stream_box *sb = new_stream_box(L, &a);
+    dify_driver *driver = state_driver(L);
+    dify_error err;
+    sb->stream = dify_stream_start(box->session, driver, &a.req, &err);
+    if (!sb->stream) return push_failure(L, &err);
+    return 1;
 }
 
 static int session_close(lua_State *L) {
@@ -706,11 +731,20 @@ static stream_box *check_stream_fast(lua_State *L) {
     return sb;
 }
 
-/* next() waits for an event; next(true) answers false at once when none has arrived. */
+/* next() waits for an event; next(true) answers false at once when none has
+ * arrived, and so does next() on a coroutine of core.workers (a task: it
+ * yields to its scheduler instead of blocking the thread). */
 static int stream_next(lua_State *L) {
     stream_box *sb = check_stream_fast(L);
     int no_wait = lua_toboolean(L, 2);
     if (!sb->stream) return 0;
+    if (!no_wait) {
+        if (!lua_pushthread(L)) {
+            lua_rawget(L, lua_upvalueindex(2));
+            no_wait = lua_toboolean(L, -1);
+        }
+        lua_pop(L, 1);
+    }
     dify_sse_event ev;
     dify_error err;
     int rc =
@@ -735,6 +769,23 @@ static int stream_close(lua_State *L) {
     dify_stream_close(sb->stream);
     sb->stream = NULL;
     return 0;
+}
+
+/* stream:opened() -> what session:stream returns, for a stream from
+ * session:start_stream once it is ready. */
+static int stream_opened(lua_State *L) {
+    stream_box *sb = luaL_checkudata(L, 1, STREAM_MT);
+    if (!sb->stream) luaL_error(L, "the stream is closed");
+    if (!dify_stream_opened(sb->stream))
+        luaL_error(L, "the stream has not opened yet: wait for it with core.wait_any");
+    dify_error err;
+    dify_error_clear(&err);
+    if (dify_stream_finish_open(sb->stream, &err) != 0) {
+        dify_stream_close(sb->stream);
+        sb->stream = NULL;
+        return push_failure(L, &err);
+    }
+    return push_opened(L, sb, 1);
 }
 
 static int stream_is_open(lua_State *L) {
@@ -788,6 +839,18 @@ static int pending_is_done(lua_State *L) {
     return 1;
 }
 
+dify_driven *dify_lua_waitable(lua_State *L, int idx, int position) {
+    stream_box *sb = luaL_testudata(L, idx, STREAM_MT);
+    pending_box *pb = sb ? NULL : luaL_testudata(L, idx, PENDING_MT);
+    if (!sb && !pb) luaL_error(L, "#%d is neither a libcurl stream nor a started call", position);
+    if (sb) return sb->stream ? dify_stream_waitable(sb->stream) : NULL;
+    return pb->pending ? dify_pending_waitable(pb->pending) : NULL;
+}
+
+dify_driver *dify_lua_driver(lua_State *L) {
+    return state_driver(L);
+}
+
 /* core.wait_any({s1, c2, ...}[, first[, timeout]]): drives core streams and
  * started calls together until one has an event, an answer or has ended;
  * returns its index, or nil when timeout seconds passed first. A closed one
@@ -803,33 +866,17 @@ static int core_wait_any(lua_State *L) {
         timeout_ms = seconds > 0 ? (long)(seconds * 1000.0 + 0.5) : 0;
     }
     dify_driven **list = lua_newuserdatauv(L, n * sizeof *list, 0);
-    dify_driver *driver = NULL;
     for (size_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
-        dify_driver *owner = NULL;
-        dify_driven *d = NULL;
-        stream_box *sb = luaL_testudata(L, -1, STREAM_MT);
-        pending_box *pb = sb ? NULL : luaL_testudata(L, -1, PENDING_MT);
-        if (!sb && !pb)
-            luaL_error(L, "#%d is neither a libcurl stream nor a started call", (int)i + 1);
+        list[i] = dify_lua_waitable(L, -1, (int)i + 1);
         lua_pop(L, 1);
-        if ((sb && !sb->stream) || (pb && !pb->pending)) {
+        if (!list[i]) {
             lua_pushinteger(L, (lua_Integer)i + 1);
             return 1;
         }
-        if (sb) {
-            owner = dify_stream_driver(sb->stream);
-            d = dify_stream_waitable(sb->stream);
-        } else {
-            owner = dify_pending_driver(pb->pending);
-            d = dify_pending_waitable(pb->pending);
-        }
-        if (driver && owner != driver) luaL_error(L, "#%d belongs to another driver", (int)i + 1);
-        driver = owner;
-        list[i] = d;
     }
     size_t start = first >= 1 ? (size_t)(first - 1) % n : 0;
-    size_t ready = dify_driver_wait_any(driver, list, n, start, timeout_ms);
+    size_t ready = dify_driver_wait_any(state_driver(L), list, n, start, timeout_ms);
     if (ready == n) return 0;
     lua_pushinteger(L, (lua_Integer)ready + 1);
     return 1;
@@ -943,14 +990,16 @@ static void new_class(lua_State *L, const char *name, const luaL_Reg *methods) {
 }
 
 int luaopen_dify_core(lua_State *L) {
-    static const luaL_Reg session_methods[] = {
-        {"request", session_request}, {"stream", session_stream}, {"start", session_start},
-        {"close", session_close},     {"__gc", session_close},    {NULL, NULL}};
-    static const luaL_Reg stream_methods[] = {{"close", stream_close},
-                                              {"is_open", stream_is_open},
-                                              {"__gc", stream_close},
-                                              {"__close", stream_close},
-                                              {NULL, NULL}};
+    static const luaL_Reg session_methods[] = {{"request", session_request},
+                                               {"stream", session_stream},
+                                               {"start", session_start},
+                                               {"start_stream", session_start_stream},
+                                               {"close", session_close},
+                                               {"__gc", session_close},
+                                               {NULL, NULL}};
+    static const luaL_Reg stream_methods[] = {
+        {"close", stream_close}, {"is_open", stream_is_open}, {"opened", stream_opened},
+        {"__gc", stream_close},  {"__close", stream_close},   {NULL, NULL}};
     static const luaL_Reg parser_methods[] = {{"feed", parser_feed},
                                               {"finish", parser_finish},
                                               {"reset", parser_reset},
@@ -975,9 +1024,17 @@ int luaopen_dify_core(lua_State *L) {
         return luaL_error(L, "curl_global_init failed");
     new_class(L, SESSION_MT, session_methods);
     new_class(L, STREAM_MT, stream_methods);
+    /* Coroutines whose dify calls pause rather than block (dify.all, dify.spawn). */
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    int workers_at = lua_gettop(L);
     luaL_getmetatable(L, STREAM_MT);
     lua_pushvalue(L, -1);
-    lua_pushcclosure(L, stream_next, 1);
+    lua_pushvalue(L, workers_at);
+    lua_pushcclosure(L, stream_next, 2);
     lua_setfield(L, -2, "next");
     lua_pop(L, 1);
     new_class(L, PARSER_MT, parser_methods);
@@ -989,5 +1046,8 @@ int luaopen_dify_core(lua_State *L) {
     lua_pop(L, 1);
     new_class(L, DRIVER_MT, driver_methods);
     luaL_newlib(L, functions);
+    lua_pushvalue(L, workers_at);
+    lua_setfield(L, -2, "workers");
+    dify_lua_open_host(L);
     return 1;
 }

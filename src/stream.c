@@ -16,6 +16,7 @@ struct dify_stream {
     dify_event_queue queue;
     long long first_event_deadline_ms; /* 0: none */
     int saw_data_event;
+    int opening; /* started without waiting: ready once open (dify_stream_opened) */
 };
 
 static dify_stream *stream_of(dify_driven *d) {
@@ -60,6 +61,15 @@ static int has_headers_or_end(const dify_stream *st) {
 
 static int has_ended(const dify_stream *st) {
     return st->base.finished;
+}
+
+static int is_streaming(const dify_stream *st) {
+    return st->base.res.status >= 200 && st->base.res.status < 300 && st->base.res.is_event_stream;
+}
+
+/* Headers of a 2xx event stream, or (any other answer is read whole) the end. */
+static int open_finished(const dify_stream *st) {
+    return st->base.finished || (st->base.t.headers_done && is_streaming(st));
 }
 
 /* Fails st when its first-event or idle timer ran out (returns 1); else lowers
@@ -116,7 +126,8 @@ static void turn(dify_stream *const *list, size_t n, int (*ready)(const dify_str
 }
 
 static int driven_ready(dify_driven *d) {
-    return has_event_or_end(stream_of(d));
+    dify_stream *st = stream_of(d);
+    return st->opening ? open_finished(st) : has_event_or_end(st);
 }
 
 static void driven_timers(dify_driven *d, long long now, long long *wait_ms) {
@@ -135,8 +146,8 @@ static void release_read_events(dify_stream *st) {
     }
 }
 
-dify_stream *dify_stream_open(dify_session *s, dify_driver *drv, const dify_request *req,
-                              dify_error *err) {
+dify_stream *dify_stream_start(dify_session *s, dify_driver *drv, const dify_request *req,
+                               dify_error *err) {
     dify_error_clear(err);
     dify_stream *st = calloc(1, sizeof *st);
     if (!st) {
@@ -155,26 +166,48 @@ dify_stream *dify_stream_open(dify_session *s, dify_driver *drv, const dify_requ
     st->base.driven.free = free_stream;
     st->base.driven.ready = driven_ready;
     st->base.driven.check_timers = driven_timers;
+    st->opening = 1;
     if (req->first_event_timeout_ms > 0)
         st->first_event_deadline_ms = dify_now_ms() + req->first_event_timeout_ms;
 
     /* Streams may run for minutes: only silence (idle_timeout) ends them. */
     long timeout_ms = req->timeout_ms >= 0 ? req->timeout_ms : 0;
-    if (driven_transfer_start(&st->base, req, timeout_ms) != 0) goto failed;
-    while (!has_headers_or_end(st))
-        turn(&st, 1, has_headers_or_end);
-    int streaming =
-        st->base.res.status >= 200 && st->base.res.status < 300 && st->base.res.is_event_stream;
-    while (!streaming && !st->base.finished)
-        turn(&st, 1, has_ended);
+    if (driven_transfer_start(&st->base, req, timeout_ms) != 0) {
+        *err = st->base.err;
+        dify_stream_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+int dify_stream_opened(const dify_stream *st) {
+    return open_finished(st);
+}
+
+int dify_stream_finish_open(dify_stream *st, dify_error *err) {
+    st->opening = 0;
     /* Once an event stream has begun, a failure is next()'s to report, after the
      * events before it: where it shows must not depend on how packets fell. */
-    if (st->base.err.kind != DIFY_OK && !(streaming && st->base.t.headers_done)) goto failed;
+    if (st->base.err.kind != DIFY_OK && !(is_streaming(st) && st->base.t.headers_done)) {
+        *err = st->base.err;
+        return -1;
+    }
+    return 0;
+}
+
+dify_stream *dify_stream_open(dify_session *s, dify_driver *drv, const dify_request *req,
+                              dify_error *err) {
+    dify_stream *st = dify_stream_start(s, drv, req, err);
+    if (!st) return NULL;
+    while (!has_headers_or_end(st))
+        turn(&st, 1, has_headers_or_end);
+    while (!is_streaming(st) && !st->base.finished)
+        turn(&st, 1, has_ended);
+    if (dify_stream_finish_open(st, err) != 0) {
+        dify_stream_close(st);
+        return NULL;
+    }
     return st;
-failed:
-    *err = st->base.err;
-    dify_stream_close(st);
-    return NULL;
 }
 
 const dify_response *dify_stream_response(const dify_stream *st) {

@@ -27,6 +27,7 @@ errors.kinds = {
   decode = true, -- a body or event that is not the JSON it should be
   protocol = true, -- the server broke the protocol (limits, missing terminal event)
   io = true, -- a local file could not be written
+  cancelled = true, -- task:cancel() ended the task (dify.spawn)
 }
 
 --- Makes an error value.

@@ -8,7 +8,7 @@
 -- driver), so the streams already progress together; multiplex waits until
 -- any of them has an event and hands that stream to `Stream` for decoding.
 -- @module dify.multiplex
-local core = require("dify.core")
+local all = require("dify.all")
 local errors = require("dify.errors")
 local Stream = require("dify.stream")
 
@@ -46,7 +46,8 @@ local function multiplex(streams)
 
   local function next_event()
     while #live > 0 do
-      local i = core.wait_any(cores, first)
+      -- Inside a task (dify.spawn, dify.all) the task pauses instead.
+      local i = all.wait_any(cores, first)
       local stream = live[i]
       local ok, ev = pcall(stream._poll, stream)
       if not ok then

@@ -10,6 +10,7 @@
 -- @classmod dify.stream
 local json = require("dify.json")
 local errors = require("dify.errors")
+local wait_stream = require("dify.all").wait_stream
 
 local Stream = {}
 Stream.__index = Stream
@@ -142,7 +143,11 @@ local function advance(self, no_wait)
   local core, core_next = self._core, self._core_next
   while true do
     local event_type, data, kind, which, sent = core_next(core, no_wait)
-    if event_type == false then return false end
+    if event_type == false then
+      if no_wait then return false end
+      -- Inside a task (dify.spawn, dify.all) the core answers false rather than wait.
+      wait_stream(core)
+    end
     if event_type == nil then return ended(self, data, kind, which, sent) end
     -- Frames without data (Dify's `event: ping`) only keep the connection alive.
     if data ~= nil then
