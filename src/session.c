@@ -42,6 +42,8 @@ dify_session *dify_session_new(const dify_session_options *opts, dify_error *err
     s->refs = 1;
     s->opts = *opts;
     s->opts.user_agent = NULL; /* kept as user_agent_line */
+    /* The caller's strings are not ours to free, should a copy fail half way. */
+    s->opts.proxy = s->opts.ca_file = NULL;
     if (copy_string(opts->proxy, &s->opts.proxy) || copy_string(opts->ca_file, &s->opts.ca_file))
         goto nomem;
     if (opts->user_agent) {
