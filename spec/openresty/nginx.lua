@@ -171,9 +171,16 @@ function nginx.serve(conf, api_key, ready)
   end)
 end
 
---- The nginx worker's pids (for the one-worker proofs).
+--- The nginx worker's pids (for the one-worker proofs). The master accepts
+-- on its port before it has forked its workers: wait (up to 5 s) for one.
 function nginx.workers(srv)
-  return children(srv.pid)
+  local deadline = socket.gettime() + 5
+  local workers = children(srv.pid)
+  while #workers == 0 and socket.gettime() < deadline do
+    socket.sleep(0.05)
+    workers = children(srv.pid)
+  end
+  return workers
 end
 
 return nginx
