@@ -2,6 +2,8 @@
 -- while cq:loop() runs, beside the controller's own coroutines. A coroutine
 -- sleeping 10 ms at a time counts ticks; they are counted, never timed.
 local support = require("spec.support")
+local host_support = require("spec.host_support")
+local distinct, read_all, plain_51 = host_support.distinct, host_support.read_all, host_support.plain_51
 
 local has_cqueues, cqueues = pcall(require, "cqueues")
 
@@ -15,28 +17,6 @@ end
 
 local dify = require("dify")
 local cqueues_host = require("dify.host.cqueues")
-
-local plain_51 = _VERSION == "Lua 5.1" and rawget(_G, "jit") == nil
-
--- How many different values a list holds.
-local function distinct(list)
-  local seen, n = {}, 0
-  for _, v in ipairs(list) do
-    if not seen[v] then seen[v], n = true, n + 1 end
-  end
-  return n
-end
-
-local function read_all(stream, seen)
-  local parts = {}
-  while true do
-    local ev = stream:next()
-    if not ev then break end
-    if seen then seen(ev) end
-    if ev.event == "message" then parts[#parts + 1] = ev.answer end
-  end
-  return table.concat(parts)
-end
 
 -- Runs the controller until every coroutine (lua-dify's among them) is done.
 local function loop(cq)

@@ -2,6 +2,8 @@
 -- the same library): tasks run while uv.run() runs, woken only by libcurl's
 -- sockets and timer. A 10 ms timer's ticks are counted, never timed.
 local support = require("spec.support")
+local host_support = require("spec.host_support")
+local distinct, read_all, plain_51 = host_support.distinct, host_support.read_all, host_support.plain_51
 
 local has_luv, uv = pcall(require, "luv")
 
@@ -14,9 +16,6 @@ end
 
 local dify = require("dify")
 local luv_host = require("dify.host.luv")
-
--- Plain Lua 5.1 cannot yield from a for loop's iterator.
-local plain_51 = _VERSION == "Lua 5.1" and rawget(_G, "jit") == nil
 
 -- Runs the loop until it has nothing left to do (every task ended and the
 -- adapter let go of its handles), or gives up after `seconds`.
@@ -41,26 +40,6 @@ local function ticker()
   t.handle:unref()
   function t.stop() t.handle:close() end
   return t
-end
-
--- How many different values a list holds.
-local function distinct(list)
-  local seen, n = {}, 0
-  for _, v in ipairs(list) do
-    if not seen[v] then seen[v], n = true, n + 1 end
-  end
-  return n
-end
-
-local function read_all(stream, seen)
-  local parts = {}
-  while true do
-    local ev = stream:next()
-    if not ev then break end
-    if seen then seen(ev) end
-    if ev.event == "message" then parts[#parts + 1] = ev.answer end
-  end
-  return table.concat(parts)
 end
 
 describe("dify.host.luv", function()

@@ -3,9 +3,8 @@
 local dify = require("dify")
 local core = require("dify.core")
 local support = require("spec.support")
-
--- Plain Lua 5.1 cannot yield from a for loop's iterator or across pcall.
-local plain_51 = _VERSION == "Lua 5.1" and rawget(_G, "jit") == nil
+local host_support = require("spec.host_support")
+local distinct, read_all, plain_51 = host_support.distinct, host_support.read_all, host_support.plain_51
 
 local MAX_FRAMES = 20000
 
@@ -29,27 +28,6 @@ local function all_done(tasks)
     end
     return true
   end
-end
-
--- How many different values a list holds.
-local function distinct(list)
-  local seen, n = {}, 0
-  for _, v in ipairs(list) do
-    if not seen[v] then seen[v], n = true, n + 1 end
-  end
-  return n
-end
-
--- Reads a stream with next(), which pauses a task on every Lua.
-local function read_all(stream, seen)
-  local answer = {}
-  while true do
-    local ev = stream:next()
-    if not ev then break end
-    if seen then seen(ev) end
-    if ev.event == "message" then answer[#answer + 1] = ev.answer end
-  end
-  return table.concat(answer)
 end
 
 describe("dify.spawn and dify.step(0) in a frame loop", function()

@@ -4,6 +4,8 @@
 local dify = require("dify")
 local socket = require("socket")
 local support = require("spec.support")
+local host_support = require("spec.host_support")
+local distinct, read_all = host_support.distinct, host_support.read_all
 
 -- An event loop of the simplest kind, driving one watcher.
 local function new_host()
@@ -49,26 +51,6 @@ local function new_host()
     end
   end
   return host
-end
-
--- How many different values a list holds.
-local function distinct(list)
-  local seen, n = {}, 0
-  for _, v in ipairs(list) do
-    if not seen[v] then seen[v], n = true, n + 1 end
-  end
-  return n
-end
-
-local function read_all(stream, seen)
-  local parts = {}
-  while true do
-    local ev = stream:next()
-    if not ev then break end
-    if seen then seen(ev) end
-    if ev.event == "message" then parts[#parts + 1] = ev.answer end
-  end
-  return table.concat(parts)
 end
 
 describe("dify.watch driven by a host loop of its own", function()
