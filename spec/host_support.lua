@@ -1,5 +1,7 @@
 -- Shared by the host-loop specs (step, watch, luv, cqueues): reading a stream
 -- inside a task, and counting what the host loop did meanwhile.
+local luassert = require("luassert")
+
 local host = {}
 
 --- Plain Lua 5.1 cannot yield from a for loop's iterator or across pcall.
@@ -25,6 +27,23 @@ function host.read_all(stream, seen)
     if ev.event == "message" then parts[#parts + 1] = ev.answer end
   end
   return table.concat(parts)
+end
+
+--- Checks the three-streams-and-a-chat scenario of a host loop: tasks 1–3
+-- streamed "Echo: <query> i", their events' timer ticks in `at[i]`; task 4
+-- made a blocking chat that ended at tick `chat_tick`.
+function host.assert_interleaved(tasks, at, query, chat_tick)
+  for i = 1, 3 do
+    luassert.same({ true, "Echo: " .. query .. " " .. i }, { tasks[i]:result() })
+    luassert.is_true(#at[i] >= 9)
+    -- The timer ticked while the stream was in progress: its events fell in many ticks
+    -- (all in one, had the stream blocked the loop).
+    luassert.is_true(host.distinct(at[i]) >= #at[i] / 2, ("stream %d: %d ticks"):format(i, host.distinct(at[i])))
+    luassert.is_true(at[i][#at[i]] > at[i][1])
+    for j = 1, 3 do luassert.is_true(at[i][1] < at[j][#at[j]]) end
+    luassert.is_true(chat_tick < at[i][#at[i]])
+  end
+  luassert.same({ true, "Echo: beside" }, { tasks[4]:result() })
 end
 
 return host
