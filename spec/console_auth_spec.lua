@@ -250,10 +250,11 @@ describe("dify.console's session", function()
         io.write(profile.email)
       ]])
       finally(function() os.remove(script) end)
-      local lua = os.getenv("DIFY_LUA") or "lua5.4" -- the Lua running the specs, with its dify.core
+      -- The Lua running the specs, with the dify.core it loaded (build/asan/… under make asan).
+      local lua = os.getenv("DIFY_LUA") or "lua5.4"
       local command = ("DIFY_EMAIL= DIFY_PASSWORD= DIFY_CONSOLE_TOKEN=%s DIFY_CONSOLE_CSRF_TOKEN=%s "
-        .. "LUA_PATH='./lua/?.lua;;' LUA_CPATH='./build/%s/?.so;;' %s %s %s 2>&1"):format(
-        s.access_token, s.csrf_token, lua, lua, script, srv.root)
+        .. "LUA_PATH='./lua/?.lua;;' LUA_CPATH='%s' %s %s %s 2>&1"):format(
+        s.access_token, s.csrf_token, package.cpath, lua, script, srv.root)
       local pipe = assert(io.popen(command))
       local out = pipe:read("*a")
       pipe:close()

@@ -24,6 +24,8 @@ count_busted() {
     return
   fi
   read -r ok _ _ bad _ _ errs _ <<<"$summary"
+  # Name what failed where CI shows it: the log itself stays under build/.
+  if [ $((bad + errs)) -ne 0 ]; then grep -aE -A 3 '^(Failure|Error) -> ' "$log" | head -n 60; fi
   passed=$((passed + ok))
   failed=$((failed + bad + errs))
   if [ "$status" -ne 0 ] && [ $((bad + errs)) -eq 0 ]; then count fail "busted exited $status"; fi
