@@ -5,11 +5,15 @@
 --   DIFY_CONSOLE_URL=http://your-host DIFY_EMAIL=you@example.com DIFY_PASSWORD=... lua5.4 examples/console.lua
 local dify = require("dify")
 
+-- The fake Dify's account is the default only for the fake Dify: a real server
+-- is never sent the mock's password.
+local FAKE_DIFY = "http://127.0.0.1:5001"
+local base_url = os.getenv("DIFY_CONSOLE_URL") or FAKE_DIFY -- the server root
+local at_fake = base_url == FAKE_DIFY
 local console = dify.console{
-  -- The server root (a /v1 at the end is dropped): DIFY_BASE_URL serves too.
-  base_url = os.getenv("DIFY_CONSOLE_URL") or os.getenv("DIFY_BASE_URL") or "http://127.0.0.1:5001",
-  email = os.getenv("DIFY_EMAIL") or "admin@example.com",         -- the fake Dify's account
-  password = os.getenv("DIFY_PASSWORD") or "dify-mock-password",
+  base_url = base_url,
+  email = os.getenv("DIFY_EMAIL") or (at_fake and "admin@example.com" or nil),
+  password = os.getenv("DIFY_PASSWORD") or (at_fake and "dify-mock-password" or nil),
 }
 
 local app = assert(console:create_app{ name = "Hello from Lua", mode = "chat" })

@@ -356,16 +356,24 @@ local function answer_error(status, headers, kind, message, code)
     server_version = headers["x-version"], trace_id = headers["x-trace-id"] }
 end
 
+-- Dify answers 200 with a JSON null when it has nothing to give (text_to_audio
+-- for an unknown message id): that is no content, whether kept or sent to an output.
+local NULL_BODY = "null"
+
+local function is_null_answer(headers, body)
+  return body == NULL_BODY and (headers["content-type"] or ""):find("json", 1, true) ~= nil
+end
+
+local function no_result(status, headers)
+  return answer_error(status, headers, "api", "Dify answered null: nothing was found for this request",
+    "no_result")
+end
+
 local function decode_result(route, status, headers, body)
   if route.result == "ok" then return true end
   if route.result == "version" then return server_version(status, headers, body) end
   if route.result == "bytes" then
-    if body == "null" and (headers["content-type"] or ""):find("json", 1, true) then
-      -- Dify answers 200 with a JSON null when it has nothing to give
-      -- (text_to_audio for an unknown message id).
-      return answer_error(status, headers, "api", "Dify answered null: nothing was found for this request",
-        "no_result")
-    end
+    if is_null_answer(headers, body) then return no_result(status, headers) end
     return body
   end
   if route.result == "file" then return body, headers["content-type"] end
@@ -387,6 +395,41 @@ local function decode_result(route, status, headers, body)
     return value.data
   end
   return value
+end
+
+-- An output function behind the C core's sink. Chunks it has seen cannot be
+-- taken back, so no retry follows the first; and with `hold_null`, bytes that
+-- may yet be the whole of Dify's JSON null are held back until they are not.
+local function output_guard(deliver, hold_null)
+  local guard = { delivered = false }
+  local held = hold_null and "" or nil
+  function guard.write(chunk)
+    if held then
+      local joined = held .. chunk
+      if NULL_BODY:sub(1, #joined) == joined then
+        held = joined
+        return
+      end
+      held, chunk = nil, joined
+    end
+    guard.delivered = true
+    return deliver(chunk)
+  end
+  function guard.may_retry()
+    if guard.delivered then return false end
+    if held then held = "" end -- a new attempt's body starts afresh
+    return true
+  end
+  -- After a 2xx body: true when it was Dify's null; else what was held is delivered.
+  function guard.finish(headers)
+    if held == NULL_BODY and is_null_answer(headers, held) then return true end
+    if held and held ~= "" then
+      guard.delivered = true
+      deliver(held)
+    end
+    return false
+  end
+  return guard
 end
 
 local function check_output(route, fields, level)
@@ -465,22 +508,18 @@ function Client:_send(route, fields, level, template)
   local req, api_key, path = self:_prepare(route, fields, level, template)
   -- Written beside the target and renamed on success: a failure leaves no half file.
   local final_path = type(fields.output) == "string" and fields.output or nil
-  local delivered = false
+  local guard
   if final_path then
     req.output = final_path .. ".part"
   elseif fields.output then
-    -- Chunks a function has seen cannot be taken back: no retry after the first.
-    local deliver = fields.output
-    req.output = function(chunk)
-      delivered = true
-      return deliver(chunk)
-    end
+    guard = output_guard(fields.output, route.result == "bytes")
+    req.output = guard.write
   end
   local status, headers, body
   if req.output then
     local returned
     returned, status, headers, body = pcall(self._exchange, self, "request", req, api_key, path,
-      type(req.output) == "function" and function() return not delivered end or nil)
+      guard and guard.may_retry)
     if not returned then
       -- A callback raised: the call was aborted and its error goes on up, without the half file.
       if final_path then os.remove(req.output) end
@@ -493,6 +532,20 @@ function Client:_send(route, fields, level, template)
   if not status then
     if final_path then os.remove(req.output) end
     return nil, headers
+  end
+  if body == true and route.result == "bytes" then
+    local was_null
+    if guard then
+      was_null = guard.finish(headers)
+    elseif (headers["content-type"] or ""):find("json", 1, true) then
+      local file = io.open(req.output, "rb")
+      was_null = is_null_answer(headers, file and file:read(#NULL_BODY + 1))
+      if file then file:close() end
+    end
+    if was_null then
+      if final_path then os.remove(req.output) end
+      return no_result(status, headers)
+    end
   end
   if final_path then
     local ok, why = os.rename(req.output, final_path)

@@ -80,6 +80,53 @@ describe("current Dify streams", function()
     end)
   end)
 
+  it("clears stream.paused when a run followed with continue_on_pause then finishes", function()
+    local stream = assert(client:run_workflow_stream{ inputs = { scenario = "pause" } })
+    assert(stream:result())
+    local follower = assert(client:workflow_events(stream.workflow_run_id,
+      { include_state_snapshot = true, continue_on_pause = true }))
+    for ev in follower.next, follower do
+      if ev.event == "workflow_paused" then break end
+    end
+    assert.is_table(follower.paused)
+    local token = stream.forms[1].form_token
+    local action = assert(client:human_input_form(token)).user_actions[1].id
+    assert(client:submit_human_input_form(token, { inputs = { comment = "ok", priority = "low" }, action = action }))
+    assert.equal("succeeded", assert(follower:result()).status)
+    assert.is_nil(follower.paused)
+  end)
+
+  describe("stopping a chatflow's run from a stream of its events", function()
+    -- Requests to a route, by path pattern.
+    local function count_requests(pattern)
+      local n = 0
+      for _, r in ipairs(srv.requests()) do
+        if r.method == "POST" and r.path:find(pattern) then n = n + 1 end
+      end
+      return n
+    end
+
+    it("resume() keeps the chat stop route of the stream it came from", function()
+      local stream = assert(client:chat_stream{ query = "pause" })
+      support.collect(stream)
+      local workflow_stops = count_requests("^/v1/workflows/tasks/")
+      local resumed = assert(stream:resume{ include_state_snapshot = true })
+      assert.same({ result = "success" }, assert(resumed:stop()))
+      assert.equal(workflow_stops, count_requests("^/v1/workflows/tasks/"))
+      assert.truthy(srv.last("/chat%-messages/[^/]+/stop$"))
+      assert.equal("stopped", assert(client:workflow_run(stream.workflow_run_id)).status)
+    end)
+
+    it("workflow_events of a chatflow falls back to the chat stop route on not_workflow_app", function()
+      local stream = assert(client:chat_stream{ query = "pause" })
+      support.collect(stream)
+      local events = assert(client:workflow_events(stream.workflow_run_id, { include_state_snapshot = true }))
+      assert.same({ result = "success" }, assert(events:stop()))
+      assert.equal(stream.task_id, srv.last("/chat%-messages/[^/]+/stop$").path:match("/chat%-messages/([^/]+)/stop$"))
+      assert.equal("stopped", assert(client:workflow_run(stream.workflow_run_id)).status)
+    end)
+  end)
+
   describe("a workflow that pauses", function()
     it("ends run_workflow_stream normally; result() is the paused data", function()
       local stream = assert(client:run_workflow_stream{ inputs = { scenario = "pause" } })
@@ -279,6 +326,26 @@ describe("the operations added in 2025–26", function()
     local audio, err = client:text_to_audio{ message_id = "00000000-0000-4000-8000-000000000000" }
     assert.is_nil(audio)
     assert.equal("no_result", err.code)
+  end)
+
+  it("text_to_audio: Dify's null is no audio for an output path or function either", function()
+    local unknown = "00000000-0000-4000-8000-000000000000"
+    local path = os.tmpname()
+    os.remove(path)
+    local ok, err = client:text_to_audio{ message_id = unknown, output = path }
+    assert.is_nil(ok)
+    assert.equal("no_result", err.code)
+    assert.is_nil(io.open(path, "rb"))
+    assert.is_nil(io.open(path .. ".part", "rb"))
+    local chunks = {}
+    ok, err = client:text_to_audio{ message_id = unknown, output = function(c) chunks[#chunks + 1] = c end }
+    assert.is_nil(ok)
+    assert.equal("no_result", err.code)
+    assert.same({}, chunks)
+    -- Real audio still reaches the function whole, the bytes held back included.
+    local whole = assert(client:text_to_audio{ text = "Hello" })
+    assert.is_true(assert(client:text_to_audio{ text = "Hello", output = function(c) chunks[#chunks + 1] = c end }))
+    assert.equal(whole, table.concat(chunks))
   end)
 
   it("names the answer's server version and trace id on every error about an answer", function()

@@ -3,9 +3,9 @@ local support = require("spec.support")
 
 local LUA = os.getenv("DIFY_LUA") or "lua5.4"
 
-local function run_example(srv, name, args, key)
-  local command = ("DIFY_BASE_URL=%q DIFY_API_KEY=%s %s examples/%s %s 2>&1; echo \"exit:$?\"")
-    :format(srv.url, key or "app-example-key", LUA, name, args or "")
+local function run_example(srv, name, args, key, env)
+  local command = ("%sDIFY_BASE_URL=%q DIFY_API_KEY=%s %s examples/%s %s 2>&1; echo \"exit:$?\"")
+    :format(env or "", srv.url, key or "app-example-key", LUA, name, args or "")
   local pipe = assert(io.popen(command))
   local output = pipe:read("*a")
   pipe:close()
@@ -28,12 +28,16 @@ describe("examples", function()
     ["workflow.lua"] = { args = '"flow"', says = "blocking run succeeded" },
     ["human_input.lua"] = { says = "workflow succeeded" },
     ["knowledge_base.lua"] = { says = "deleted dataset", key = "dataset-example-key" },
-    ["console.lua"] = { says = "Echo: Hello!" }, -- logs in to the fake console (spec/console_*_spec.lua)
+    -- Logs in to the fake console (spec/console_*_spec.lua): on its own port here, so with its account given.
+    ["console.lua"] = { says = "Echo: Hello!", env = function(server)
+      return ("DIFY_CONSOLE_URL=%q DIFY_EMAIL=admin@example.com DIFY_PASSWORD=dify-mock-password "):format(
+        (server.url:gsub("/v1$", "")))
+    end },
   }
 
   for name, expected in pairs(expectations) do
     it(name .. " runs", function()
-      local status, output = run_example(srv, name, expected.args, expected.key)
+      local status, output = run_example(srv, name, expected.args, expected.key, expected.env and expected.env(srv))
       assert.equal(0, status, output)
       assert.matches(expected.says, output, 1, true)
       assert.not_matches("example%-key", output)

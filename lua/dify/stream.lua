@@ -92,7 +92,10 @@ local function note_event(self, ev, name, event_type)
       message = ev.message ~= null and tostring(ev.message or "error event") or "error event",
     })
   end
-  if name == "workflow_finished" then self._finished = ev end
+  if name == "workflow_finished" then
+    self._finished = ev
+    self.paused = nil -- a run followed with continue_on_pause went on after its pause
+  end
   if self._ends[name] then
     self._terminal_seen = true
     if name == "workflow_paused" then self.paused = type(ev.data) == "table" and ev.data or ev end
@@ -280,7 +283,10 @@ function Stream:resume(opts)
   local as = opened_as[self] or {}
   local fields = { user = as.user, api_key = as.api_key }
   for k, v in pairs(opts or {}) do fields[k] = v end
-  return self._client:workflow_events(self.workflow_run_id, fields)
+  local resumed, err = self._client:workflow_events(self.workflow_run_id, fields)
+  -- A chatflow's run is stopped through the chat route, whichever stream follows it.
+  if resumed then resumed._stop_route = self._stop_route or self._route.stop end
+  return resumed, err
 end
 
 --- Closes the connection now. Safe to call more than once.
@@ -307,7 +313,14 @@ function Stream:stop()
     return nil, errors.new{ kind = "protocol", message = "the stream never named its task_id" }
   end
   local as = opened_as[self] or {}
-  return self._client[self._route.stop](self._client, task_id, { user = as.user, api_key = as.api_key })
+  local who = { user = as.user, api_key = as.api_key }
+  local route = self._stop_route or self._route.stop
+  local answer, err = self._client[route](self._client, task_id, who)
+  if not answer and route == "stop_workflow" and err.code == "not_workflow_app" then
+    -- workflow_events follows chatflow runs too, and Dify stops those only through the chat route.
+    return self._client:stop(task_id, who)
+  end
+  return answer, err
 end
 
 return Stream
