@@ -561,6 +561,11 @@ end
 function Client:_open_stream(route, fields, level)
   level = (level or 1) + 1
   local req, api_key, path = self:_prepare(route, fields, level)
+  return self:_start_stream(route, fields, req, api_key, path)
+end
+
+-- Sends a prepared stream request; returns what _open_stream does.
+function Client:_start_stream(route, fields, req, api_key, path)
   req.first_event_timeout = fields.first_event_timeout or self.first_event_timeout
   local status, headers, body = self:_exchange("stream", req, api_key, path)
   if not status then return nil, headers end
@@ -570,6 +575,37 @@ function Client:_open_stream(route, fields, level)
   end
   local stream = Stream.new(self, body, route, { user = fields.user, api_key = fields.api_key }, headers)
   return stream, nil, nil, stream
+end
+
+-- The callback form of a stream method (`on_event`, `on_done` among its
+-- fields): a task (dify.spawn) reads the stream, handing on_event each event,
+-- then on_done the finished stream (its text(), result() and paused ready)
+-- or nil and the error. Argument mistakes still raise here, not in the task.
+function Client:_spawn_stream(route, fields, level)
+  level = level + 1
+  local on_event, on_done = fields.on_event, fields.on_done
+  for name, fn in pairs{ on_event = on_event, on_done = on_done } do
+    if type(fn) ~= "function" then error(("%s: %s must be a function"):format(route.name, name), level + 1) end
+  end
+  local request_fields = {}
+  for k, v in pairs(fields) do
+    if k ~= "on_event" and k ~= "on_done" then request_fields[k] = v end
+  end
+  local req, api_key, path = self:_prepare(route, request_fields, level)
+  -- A while loop, not for ... in: plain Lua 5.1 cannot pause a task inside an iterator.
+  local function read()
+    local stream, err = self:_start_stream(route, request_fields, req, api_key, path)
+    if not stream then return nil, err end
+    while true do
+      local ev = stream:_next_gathered() -- an error event or a failure raises: on_done gets it
+      if ev == nil then return stream end
+      if on_event then on_event(ev) end
+    end
+  end
+  return host.spawn(read, { on_done = on_done and function(ok, stream, err)
+    if ok then return on_done(stream, err) end
+    return on_done(nil, stream)
+  end })
 end
 
 -- Maps positional arguments to named fields, per the route's `params`.
@@ -597,7 +633,9 @@ dify._internal = { Client = Client, fields_from_args = fields_from_args }
 for _, route in ipairs(routes.list) do
   if route.stream then
     Client[route.name] = function(self, ...)
-      return self:_open_stream(route, fields_from_args(route, ...), 2)
+      local fields = fields_from_args(route, ...)
+      if fields.on_event ~= nil or fields.on_done ~= nil then return self:_spawn_stream(route, fields, 2) end
+      return self:_open_stream(route, fields, 2)
     end
   else
     Client[route.name] = function(self, ...)

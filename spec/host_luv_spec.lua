@@ -79,6 +79,18 @@ describe("dify.host.luv", function()
     host_support.assert_interleaved(tasks, at, query, chat_tick)
   end)
 
+  it("runs the callback form of a stream inside uv.run, on_event between the loop's ticks", function()
+    local ticks = ticker()
+    local at, done_text = {}, nil
+    dripping:chat_stream{ query = "one two three four five six",
+      on_event = function() at[#at + 1] = ticks.n end,
+      on_done = function(stream, err) done_text = stream and stream:text() or err end }
+    assert.is_true(run_loop())
+    ticks.stop()
+    assert.equal("Echo: one two three four five six", done_text)
+    assert.is_true(host_support.distinct(at) > 2) -- the events fell in several ticks
+  end)
+
   it("cancels a task in flight from a luv callback; the loop then ends on its own", function()
     local stream, events = nil, 0
     local task = dify.spawn(function()

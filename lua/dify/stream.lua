@@ -227,6 +227,19 @@ local function gather(self, ev)
   if self._ends[name] and not (last and last.event == self._route.terminal) then self._last = ev end
 end
 
+-- next(), folding each event into what text() and reasoning() answer as it
+-- passes (the callback form of a stream reads it so, see Client:_spawn_stream).
+function Stream:_next_gathered()
+  if not self._parts then self._parts = {} end
+  local ev = self:next()
+  if ev then
+    gather(self, ev)
+  else
+    self._gathered_ok = true
+  end
+  return ev
+end
+
 -- Reads to the end gathering text and reasoning (once: later calls reuse them).
 function Stream:_gather()
   if not self._parts then
