@@ -16,6 +16,7 @@ local request = require("dify.request")
 local retry = require("dify.retry")
 local routes = require("dify.routes")
 local Stream = require("dify.stream")
+local versions = require("dify.version")
 local multiplex = require("dify.multiplex")
 local all = require("dify.all")
 local host = require("dify.host")
@@ -432,6 +433,19 @@ local function output_guard(deliver, hold_null)
   return guard
 end
 
+-- A route that Dify added after the server's version answers as unknown
+-- (Flask's 404 page, or a 405 for a path it has with other methods): the
+-- error says which version has it. Returns err.
+local function note_since(route, err)
+  local since = route.since
+  local unknown = err.status == 405 or (err.status == 404 and err.kind == "http")
+  if not (since and unknown) or versions.older(err.server_version, since) == false then return err end
+  err.since = since
+  err.message = ("%s (%s %s is in Dify %s and later; this server is %s)"):format(err.message, route.method,
+    route.path, since, err.server_version or "of an unknown version")
+  return err
+end
+
 local function check_output(route, fields, level)
   local output = fields.output
   if output == nil then return end
@@ -531,7 +545,7 @@ function Client:_send(route, fields, level, template)
   end
   if not status then
     if final_path then os.remove(req.output) end
-    return nil, headers
+    return nil, note_since(route, headers)
   end
   if body == true and route.result == "bytes" then
     local was_null
@@ -568,7 +582,7 @@ end
 function Client:_start_stream(route, fields, req, api_key, path)
   req.first_event_timeout = fields.first_event_timeout or self.first_event_timeout
   local status, headers, body = self:_exchange("stream", req, api_key, path)
-  if not status then return nil, headers end
+  if not status then return nil, note_since(route, headers) end
   if type(body) == "string" then
     return nil, errors.new{ kind = "protocol", status = status,
       message = "expected an event stream, got " .. tostring(headers["content-type"]) }

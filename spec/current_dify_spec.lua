@@ -383,6 +383,46 @@ describe("the operations added in 2025–26", function()
     assert.is_true(kb:unbind_tag{ tag_id = a.id, target_id = ds.id })
   end)
 
+  describe("on a server older than the route", function()
+    local function older(fault, key)
+      return dify.new{ base_url = srv.url, api_key = key or "app-test-key-9999", user = "alice", timeout = 10,
+        headers = { ["X-Mock-Fault"] = fault } }
+    end
+
+    it("says which Dify version has a route the server does not know (404 page)", function()
+      local none, err = older("version:1.12.1"):end_user("00000000-0000-4000-8000-000000000000")
+      assert.is_nil(none)
+      assert.same({ 404, "http", "1.13.0", "1.12.1" }, { err.status, err.kind, err.since, err.server_version })
+      assert.matches("GET /end-users/{end_user_id} is in Dify 1.13.0 and later; this server is 1.12.1",
+        err.message, 1, true)
+      assert.matches("is in Dify 1.13.0 and later", tostring(err), 1, true)
+    end)
+
+    it("says so for a stream and for a method the path lacks there (405)", function()
+      local _, stream_err = older("version:1.13.2"):workflow_events("00000000-0000-4000-8000-000000000000")
+      assert.equal("1.14.0", stream_err.since)
+      local ds, doc = new_document()
+      local _, patch_err = older("version:1.13.2", "dataset-test-key-7777"):update_document(ds.id, doc.id,
+        { name = "renamed" })
+      assert.same({ 405, "1.14.0" }, { patch_err.status, patch_err.since })
+      assert.matches("PATCH /datasets/{dataset_id}/documents/{document_id} is in Dify 1.14.0",
+        patch_err.message, 1, true)
+      -- The route that stays for such servers still answers there.
+      assert(older("version:1.13.2", "dataset-test-key-7777"):update_document_by_text(ds.id, doc.id,
+        { name = "renamed", text = "Lua is small and fast." }))
+    end)
+
+    it("leaves Dify's own 404s and current servers' answers as they are", function()
+      local _, own = client:end_user("00000000-0000-4000-8000-000000000000")
+      assert.equal("end_user_not_found", own.code)
+      assert.is_nil(own.since)
+      local _, found_later = older("version:1.13.0"):end_user("00000000-0000-4000-8000-000000000000")
+      assert.equal("end_user_not_found", found_later.code)
+      assert.is_nil(found_later.since)
+      assert.equal("1.13.0", assert(older("version:1.13.0"):probe()).version)
+    end)
+  end)
+
   describe("bad input raises before anything is sent", function()
     local function raises(pattern, f, ...)
       local before = #srv.requests()

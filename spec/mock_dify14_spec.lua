@@ -147,6 +147,26 @@ describe("dify-mock as Dify 1.14.2", function()
       assert.equal("1.14.2", headers["x-version"])
     end)
 
+    it("plays an older version with version:X.Y.Z: its X-Version, its index, none of the later routes", function()
+      local fault = { ["x-mock-fault"] = "version:1.13.0", authorization = "Bearer app-test-key-1" }
+      local status, body, headers = mock.request("GET", srv.url .. "/", nil, fault)
+      assert.equal(200, status)
+      assert.equal("1.13.0", json.decode(body).server_version)
+      assert.equal("1.13.0", headers["x-version"])
+      local form_status, form_body = mock.request("GET", srv.url .. "/form/human_input/some-token", nil, fault)
+      assert.equal(404, form_status)
+      assert.matches("<title>404 Not Found</title>", form_body, 1, true)
+      -- 1.13.0's own routes are there: an unknown end user is Dify's JSON 404.
+      local user_status, user_body = mock.request("GET",
+        srv.url .. "/end-users/00000000-0000-4000-8000-000000000000", nil, fault)
+      assert.equal(404, user_status)
+      assert.equal("end_user_not_found", json.decode(user_body).code)
+      -- The current server has the route: an unknown token is its JSON answer, not the page.
+      local _, _, current_headers = mock.request("GET", srv.url .. "/form/human_input/some-token", nil,
+        { authorization = "Bearer app-test-key-1" })
+      assert.matches("^application/json", current_headers["content-type"])
+    end)
+
     it("puts X-Version, X-Env and a fresh X-Trace-Id on errors, streams and 204s", function()
       local _, _, unauthorized = mock.request("GET", srv.url .. "/parameters")
       assert.equal('Bearer realm="api"', unauthorized["www-authenticate"])

@@ -34,6 +34,8 @@
 --    field as one JSON object; `file_optional`: the file part may be left out.
 --  * `no_auth`: sent without the API key; `fallback_root`: on a 404, asked
 --    again at the server's root.
+--  * `since`: the first Dify version with the route; when a server answers
+--    that the route is unknown (404 page, 405), the error says so.
 -- @module dify.routes
 
 local routes = {
@@ -74,11 +76,11 @@ local routes = {
   { name = "upload_file", method = "POST", path = "/files/upload", user = "optional", send = "multipart" },
   { name = "file_preview", method = "GET", path = "/files/{file_id}/preview",
     params = { "file_id" }, user = "optional", result = "file", omit_false = { "as_attachment" } },
-  { name = "end_user", method = "GET", path = "/end-users/{end_user_id}", params = { "end_user_id" },
+  { name = "end_user", since = "1.13.0", method = "GET", path = "/end-users/{end_user_id}", params = { "end_user_id" },
     user = false },
-  { name = "human_input_form", method = "GET", path = "/form/human_input/{form_token}",
+  { name = "human_input_form", since = "1.14.0", method = "GET", path = "/form/human_input/{form_token}",
     params = { "form_token" }, user = false },
-  { name = "submit_human_input_form", method = "POST", path = "/form/human_input/{form_token}",
+  { name = "submit_human_input_form", since = "1.14.0", method = "POST", path = "/form/human_input/{form_token}",
     params = { "form_token" }, required = { inputs = "table", action = "string" } },
 
   -- Annotations (app key, no end user)
@@ -112,7 +114,7 @@ local routes = {
     path_when = { workflow_id = "/workflows/{workflow_id}/run" },
     stream = true, stop = "stop_workflow", terminal = "workflow_finished", also_ends = { "workflow_paused" } },
   -- Dify 1.14+: no replay; a finished run answers its workflow_finished alone.
-  { name = "workflow_events", method = "GET", path = "/workflow/{workflow_run_id}/events",
+  { name = "workflow_events", since = "1.14.0", method = "GET", path = "/workflow/{workflow_run_id}/events",
     params = { "workflow_run_id" }, stream = true, stop = "stop_workflow", terminal = "workflow_finished",
     also_ends = { "workflow_paused" } },
   { name = "workflow_run", method = "GET", path = "/workflows/run/{workflow_run_id}",
@@ -154,11 +156,14 @@ local routes = {
     params = { "dataset_id", "document_id" }, user = false, result = "ok" },
   -- Dify 1.14+: the update-by-file routes above stay for older servers.
   { name = "update_document", method = "PATCH", path = "/datasets/{dataset_id}/documents/{document_id}",
+    since = "1.14.0",
     params = { "dataset_id", "document_id" }, user = false, send = "multipart", form_json = "data",
     file_optional = true },
   { name = "download_document", method = "GET", path = "/datasets/{dataset_id}/documents/{document_id}/download",
+    since = "1.13.1",
     params = { "dataset_id", "document_id" }, user = false },
   { name = "download_documents_zip", method = "POST", path = "/datasets/{dataset_id}/documents/download-zip",
+    since = "1.13.1",
     params = { "dataset_id" }, user = false, required = { document_ids = "table" }, result = "bytes" },
   { name = "update_document_status", method = "PATCH", path = "/datasets/{dataset_id}/documents/status/{action}",
     params = { "dataset_id", "action" }, user = false },
@@ -230,17 +235,20 @@ local routes = {
 
   -- The knowledge pipeline (Dify 1.13+)
   { name = "upload_pipeline_file", method = "POST", path = "/datasets/pipeline/file-upload", user = false,
+    since = "1.13.0",
     send = "multipart" },
   { name = "list_datasource_plugins", method = "GET", path = "/datasets/{dataset_id}/pipeline/datasource-plugins",
+    since = "1.13.0",
     params = { "dataset_id" }, user = false },
-  { name = "run_datasource_node", method = "POST",
+  { name = "run_datasource_node", since = "1.13.0", method = "POST",
     path = "/datasets/{dataset_id}/pipeline/datasource/nodes/{node_id}/run", params = { "dataset_id", "node_id" },
     user = false, stream = true, required = { datasource_type = "string", is_published = "boolean" },
     inputs = true, terminal = false, error_event = "datasource_error" },
   { name = "run_pipeline", method = "POST", path = "/datasets/{dataset_id}/pipeline/run", params = { "dataset_id" },
+    since = "1.13.0",
     user = false, mode = "blocking", required = { datasource_type = "string", datasource_info_list = "table",
       start_node_id = "string", is_published = "boolean" } },
-  { name = "run_pipeline_stream", method = "POST", path = "/datasets/{dataset_id}/pipeline/run",
+  { name = "run_pipeline_stream", since = "1.13.0", method = "POST", path = "/datasets/{dataset_id}/pipeline/run",
     params = { "dataset_id" }, user = false, mode = "streaming", stream = true,
     required = { datasource_type = "string", datasource_info_list = "table", start_node_id = "string",
       is_published = "boolean" }, terminal = "workflow_finished" },

@@ -34,6 +34,9 @@
 --                        around their iteration, as Dify up to 1.8 sent them
 --   no_message_end       a chatflow stream ends at workflow_finished without message_end
 --                        (what Dify 1.13.0 sent)
+--   version:X.Y.Z        a server of that Dify version: X-Version and the index say so,
+--                        and the routes Dify added later are unknown (Flask's 404 page,
+--                        or 405 where the path has other methods)
 
 local http = require("dify.mock.http")
 local json = require("dify.mock.json")
@@ -71,6 +74,8 @@ function faults.parse(header)
       active.status_code = dify_code ~= "" and dify_code or nil
     elseif name == "indexing" then
       active.indexing = arg ~= "" and arg or "waiting"
+    elseif name == "version" then
+      active.version = arg:match("^%d+%.%d+%.%d+$")
     elseif name == "retry_after" then
       active.retry_after = arg ~= "" and arg or "1"
     end

@@ -189,8 +189,8 @@ function human_input.message_content(form)
 end
 
 function human_input.register(router)
-  router:add("GET", "/form/human_input/:form_token", get_form)
-  router:add("POST", "/form/human_input/:form_token", submit_form, { user = true })
+  router:add("GET", "/form/human_input/:form_token", get_form, { since = "1.14.0" })
+  router:add("POST", "/form/human_input/:form_token", submit_form, { user = true, since = "1.14.0" })
 end
 
 return human_input

@@ -256,12 +256,15 @@ local function run_pipeline(ctx)
   stream.sse(ctx.res, list, ctx.faults, nil)
 end
 
+-- The knowledge pipeline's Service API routes came with Dify 1.13.0.
+local SINCE = { since = "1.13.0" }
+
 function pipeline.register(router)
   local dataset = "/datasets/:dataset_id:uuid"
-  router:add("POST", "/datasets/pipeline/file-upload", upload)
-  router:add("GET", dataset .. "/pipeline/datasource-plugins", list_plugins)
-  router:add("POST", dataset .. "/pipeline/datasource/nodes/:node_id/run", run_node)
-  router:add("POST", dataset .. "/pipeline/run", run_pipeline)
+  router:add("POST", "/datasets/pipeline/file-upload", upload, SINCE)
+  router:add("GET", dataset .. "/pipeline/datasource-plugins", list_plugins, SINCE)
+  router:add("POST", dataset .. "/pipeline/datasource/nodes/:node_id/run", run_node, SINCE)
+  router:add("POST", dataset .. "/pipeline/run", run_pipeline, SINCE)
 end
 
 return pipeline

@@ -94,11 +94,12 @@ end
 
 --- Finds the route for a method and raw path.  Returns route, params; or
 -- nil, true when the path exists but not for this method; or nil, false.
-function router:match(method, raw_path)
+-- With `serves(route)`, the routes it refuses do not exist (an older server's).
+function router:match(method, raw_path, serves)
   local segments = split(raw_path)
   local path_known = false
   for _, route in ipairs(self.routes) do
-    local params = match_segments(route.segments, segments)
+    local params = (not serves or serves(route)) and match_segments(route.segments, segments)
     if params then
       if route.method == method or (method == "HEAD" and route.method == "GET") then
         return route, params

@@ -13,6 +13,7 @@ local router = require("dify.mock.router")
 local routes = require("dify.mock.routes")
 local State = require("dify.mock.state")
 local util = require("dify.mock.util")
+local versions = require("dify.version")
 
 local fail = util.fail
 
@@ -219,7 +220,7 @@ local function serve_index(req, res, active)
     return send_error(res, 405, "method_not_allowed", METHOD_NOT_ALLOWED)
   end
   send_json(res, 200, json.object({
-    welcome = "Dify OpenAPI", api_version = "v1", server_version = Server.VERSION,
+    welcome = "Dify OpenAPI", api_version = "v1", server_version = active.version or Server.VERSION,
   }))
 end
 
@@ -227,7 +228,7 @@ end
 -- style (the no_index fault) answered a version probe.
 local function serve_root(req, res, active)
   if active.no_index and (req.method == "GET" or req.method == "HEAD") then
-    return send_json(res, 200, json.object({ version = Server.VERSION }))
+    return send_json(res, 200, json.object({ version = active.version or Server.VERSION }))
   end
   send_not_found_page(res)
 end
@@ -253,7 +254,10 @@ function Server:serve_api(req, res, active)
   if not api_path then
     return send_not_found_page(res)
   end
-  local route, params = self.router:match(req.method, api_path)
+  local route, params = self.router:match(req.method, api_path, active.version and function(candidate)
+    -- the version fault: a route Dify added later is not there at all
+    return not versions.older(active.version, candidate.options.since or "0")
+  end)
   if not route then
     if params then
       return send_error(res, 405, "method_not_allowed", METHOD_NOT_ALLOWED)
@@ -271,9 +275,9 @@ end
 
 -- The headers Flask's after_request puts on every answer of the API
 -- process (X-Version, X-Env), and the trace id of Dify's request logging.
-local function dify_headers()
+local function dify_headers(active)
   return {
-    { "X-Version", Server.VERSION },
+    { "X-Version", active.version or Server.VERSION },
     { "X-Env", Server.ENV },
     { "X-Trace-Id", util.uuid() },
   }
@@ -384,7 +388,7 @@ function Server:handle(req, res)
   res.close_delimited = active.close_delimited
   res.delay = active.stall -- for whole responses; streams stall after their first event
   if not active.html then -- a proxy's error page never reached Dify
-    res.base_headers = dify_headers()
+    res.base_headers = dify_headers(active)
   end
   if faults.replaces_answer(active) then
     faults.respond(res, active)

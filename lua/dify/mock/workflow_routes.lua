@@ -159,7 +159,7 @@ function workflow.register(router)
   local user = { user = true }
   router:add("POST", "/workflows/run", run_workflow, user)
   router:add("GET", "/workflows/run/:workflow_run_id", get_run)
-  router:add("GET", "/workflow/:workflow_run_id/events", follow_run, user)
+  router:add("GET", "/workflow/:workflow_run_id/events", follow_run, { user = true, since = "1.14.0" })
   router:add("POST", "/workflows/tasks/:task_id/stop", chat.stop_route("workflow"), user)
   router:add("GET", "/workflows/logs", list_logs)
   router:add("POST", "/workflows/:workflow_id/run", run_workflow, user)
