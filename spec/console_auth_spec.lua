@@ -283,6 +283,31 @@ describe("dify.console's session", function()
       assert.is_true(a:logout())
       assert.is_nil(kept)
     end)
+
+    it("takes the session of the process that won a refresh race, not a second login", function()
+      local kept
+      local store = { load = function() return kept end, save = function(_, s) kept = s end }
+      local a = cs.console(srv, { session_store = store })
+      assert(a:profile())
+      -- b reads the store a step late: when it meets the 401 it still sees the old session.
+      local old_session
+      local b = cs.console(srv, { email = false, password = false, session_store = {
+        load = function()
+          local seen = old_session or kept
+          old_session = nil
+          return seen
+        end,
+        save = function(_, s) kept = s end } })
+      assert(b:profile())
+      cs.expire(srv, "access")
+      old_session = kept
+      assert(a:profile()) -- a refreshes first and saves the new session
+      assert(b:profile()) -- b's refresh with the spent token fails; the store has a's session
+      local counts = cs.state(srv).counts
+      assert.equal(1, counts.refreshes)
+      assert.equal(1, counts.failed_refreshes)
+      assert.equal(1, counts.logins)
+    end)
   end)
 
   describe("with a refresh token alone", function()

@@ -35,7 +35,7 @@ Console.__name = "dify.console"
 
 -- The call machinery is the Service API client's; only the exchange differs
 -- (it adds the session and renews it on a 401).
-for _, name in ipairs{ "_call", "_send", "_prepare", "_hook", "_headers", "close" } do
+for _, name in ipairs{ "_call", "_send", "_prepare", "_start_stream", "_hook", "_headers", "close" } do
   Console[name] = Client[name]
 end
 
@@ -281,15 +281,28 @@ end
 -- the renewal that failed (nil alone when none could be tried).
 function Console:_renew(stale)
   local state = auth[self]
-  local stored = self:_stored()
-  if stored and not session.same(stored, stale) and self:_accepted(stored) then
-    self:_adopt(stored, false)
-    return true
-  end
+  local adopted, refused = self:_adopt_stored(stale)
+  if adopted then return true end
   local refreshed, refresh_err = self:_refresh()
   if refreshed then return true end
+  -- Two processes that met the 401 at once refresh with one single-use token:
+  -- the one that lost finds the winner's session in the store.
+  if refresh_err and self:_adopt_stored(stale, refused) then return true end
   if state.email and state.password then return self:login() end
   return nil, refresh_err
+end
+
+-- Takes the store's session unless it is `stale`, one Dify has `refused`
+-- already, or Dify refuses it now. Returns whether it did, and the session
+-- Dify refused.
+function Console:_adopt_stored(stale, refused)
+  local stored = self:_stored()
+  if not stored or session.same(stored, stale) or (refused and session.same(stored, refused)) then
+    return false
+  end
+  if not self:_accepted(stored) then return false, stored end
+  self:_adopt(stored, false)
+  return true
 end
 
 local function with_lines(lines, extra)
