@@ -4,38 +4,8 @@
 -- would lose where one cookie ends. The console session reads its tokens from them.
 local core = require("dify.core")
 
-local this_dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "spec"
-
-local function start_canned(answer)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(answer)
-  f:close()
-  -- The shell prints its pid, then becomes the server (exec): the pid comes first.
-  local pipe = assert(io.popen(("echo $$; exec lua5.4 %s/fixtures/canned_server.lua %s $PPID"):format(
-    this_dir, path)))
-  local pid = tonumber(pipe:read("*l"))
-  local port = tonumber((pipe:read("*l") or ""):match("^port (%d+)$"))
-  assert(pid and port, "the canned server did not start")
-  return {
-    url = ("http://127.0.0.1:%d/x"):format(port),
-    stop = function()
-      os.execute("kill " .. pid .. " 2>/dev/null")
-      pipe:close()
-      os.remove(path)
-    end,
-  }
-end
-
-local function answer_with(head_lines, body, content_type)
-  return table.concat{
-    "HTTP/1.1 200 OK\r\n",
-    "Content-Type: ", content_type or "application/json", "\r\n",
-    table.concat(head_lines, "\r\n"), "\r\n",
-    "Content-Length: ", #body, "\r\n",
-    "Connection: close\r\n\r\n", body,
-  }
-end
+local support = require("spec.support")
+local start_canned, answer_with = support.canned, support.canned_answer
 
 local COOKIES = {
   "access_token=a.b.c; Expires=Wed, 21 Oct 2037 07:28:00 GMT; HttpOnly; Path=/; SameSite=Lax",

@@ -123,4 +123,40 @@ function support.spec_sources(listing, skip)
   return table.concat(text, "\n")
 end
 
+local this_dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "spec"
+
+--- Starts a server (spec/fixtures/canned_server.lua) that answers every
+-- request with the raw bytes `answer`, for answers no Dify route gives;
+-- returns {url = ".../x", stop = function}.
+function support.canned(answer)
+  local path = support.temp_file(answer)
+  -- The shell prints its pid, then becomes the server (exec): the pid comes first.
+  local pipe = assert(io.popen(("echo $$; exec lua5.4 %s/fixtures/canned_server.lua %s $PPID"):format(
+    this_dir, path)))
+  local pid = tonumber(pipe:read("*l"))
+  local port = tonumber((pipe:read("*l") or ""):match("^port (%d+)$"))
+  assert(pid and port, "the canned server did not start")
+  return {
+    url = ("http://127.0.0.1:%d/x"):format(port),
+    stop = function()
+      os.execute("kill " .. pid .. " 2>/dev/null")
+      pipe:close()
+      os.remove(path)
+    end,
+  }
+end
+
+--- A 200 answer with the given extra header lines, body and content type.
+function support.canned_answer(head_lines, body, content_type)
+  local head = {}
+  for i, line in ipairs(head_lines) do head[i] = line .. "\r\n" end
+  return table.concat{
+    "HTTP/1.1 200 OK\r\n",
+    "Content-Type: ", content_type or "application/json", "\r\n",
+    table.concat(head),
+    "Content-Length: ", #body, "\r\n",
+    "Connection: close\r\n\r\n", body,
+  }
+end
+
 return support

@@ -156,6 +156,22 @@ describe("client:probe", function()
     assert.equal("/v1/", srv.requests()[#srv.requests() - 1].path)
   end)
 
+  it("reads server_version, then version, from the body of an answer without X-Version", function()
+    local dify = require("dify")
+    for body, expected in pairs{
+      ['{"welcome":"Dify OpenAPI","api_version":"v1","server_version":"1.14.9"}'] = "1.14.9",
+      ['{"version":"1.8.1"}'] = "1.8.1",
+      ['{"welcome":"no version here"}'] = false,
+    } do
+      local canned = support.canned(support.canned_answer({ "X-Other: 1" }, body))
+      local ok, info = pcall(function() return assert(dify.new{ base_url = canned.url }:probe()) end)
+      canned.stop()
+      assert(ok, info)
+      assert.equal(200, info.status)
+      assert.equal(expected or nil, info.version, body)
+    end
+  end)
+
   it("returns a network error when the server is down", function()
     local dify = require("dify")
     local info, err = dify.new{ base_url = support.dead_url(), api_key = "app-x", retries = 0 }:probe()
