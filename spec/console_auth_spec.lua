@@ -217,6 +217,21 @@ describe("dify.console's session", function()
       assert.equal(1, #cs.requests(srv, "^/login$"))
     end)
 
+    it("never sends an ordinary POST twice once it reached Dify (a 503, a hang-up)", function()
+      local console = cs.console(srv)
+      assert(console:profile()) -- logged in: only the create_app calls below carry the faults
+      for _, fault in ipairs{ "status:503", "hangup" } do
+        local before = #cs.requests(srv, "^/apps$")
+        local result, err = console:create_app{ name = "Once", mode = "chat",
+          headers = { ["X-Mock-Fault"] = fault } }
+        assert.is_nil(result, fault)
+        assert.is_table(err, fault)
+        assert.equal(before + 1, #cs.requests(srv, "^/apps$"), fault)
+      end
+      local result = assert(console:create_app{ name = "Once", mode = "chat" }) -- the session still serves
+      assert.is_string(result.id)
+    end)
+
     it("does not renew twice when the renewed session is refused too", function()
       local s = assert(cs.console(srv):session())
       cs.expire(srv, "all")
