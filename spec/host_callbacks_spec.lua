@@ -2,21 +2,9 @@
 -- on_done=}` returns a task (dify.spawn) that reads the stream; driven here by
 -- dify.step frames, as a host's loop would. Frames are counted, never timed.
 local dify = require("dify")
-local core = require("dify.core")
 local support = require("spec.support")
 
-local MAX_FRAMES = 20000
-
-local function frames_until(done)
-  local frames = 0
-  while not done() do
-    dify.step(0)
-    frames = frames + 1
-    assert(frames < MAX_FRAMES, "the task did not end within " .. MAX_FRAMES .. " frames")
-    core.sleep(0.001)
-  end
-  return frames
-end
+local frames_until = require("spec.host_support").frames_until
 
 describe("stream methods with on_event and on_done", function()
   local srv, client

@@ -6,20 +6,7 @@ local support = require("spec.support")
 local host_support = require("spec.host_support")
 local distinct, read_all, plain_51 = host_support.distinct, host_support.read_all, host_support.plain_51
 
-local MAX_FRAMES = 20000
-
--- Runs frames (dify.step(0) each) until `done()` holds; returns how many ran.
-local function frames_until(done, on_frame)
-  local frames = 0
-  while not done() do
-    dify.step(0)
-    frames = frames + 1
-    if on_frame then on_frame(frames) end
-    assert(frames < MAX_FRAMES, "the tasks did not end within " .. MAX_FRAMES .. " frames")
-    core.sleep(0.001)
-  end
-  return frames
-end
+local frames_until, MAX_FRAMES = host_support.frames_until, host_support.MAX_FRAMES
 
 local function all_done(tasks)
   return function()

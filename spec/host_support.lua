@@ -7,6 +7,25 @@ local host = {}
 --- Plain Lua 5.1 cannot yield from a for loop's iterator or across pcall.
 host.plain_51 = _VERSION == "Lua 5.1" and rawget(_G, "jit") == nil
 
+--- The most frames a frame-loop spec runs before it gives up.
+host.MAX_FRAMES = 20000
+local MAX_FRAMES = host.MAX_FRAMES
+
+--- Runs frames (dify.step(0) each, 1 ms apart) until `done()` holds, telling
+-- `on_frame` each frame's number; returns how many ran. Frames are counted, never timed.
+function host.frames_until(done, on_frame)
+  local dify, core = require("dify"), require("dify.core")
+  local frames = 0
+  while not done() do
+    dify.step(0)
+    frames = frames + 1
+    if on_frame then on_frame(frames) end
+    assert(frames < MAX_FRAMES, "the tasks did not end within " .. MAX_FRAMES .. " frames")
+    core.sleep(0.001)
+  end
+  return frames
+end
+
 --- How many different values a list holds.
 function host.distinct(list)
   local seen, n = {}, 0
