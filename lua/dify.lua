@@ -361,8 +361,12 @@ end
 -- for an unknown message id): that is no content, whether kept or sent to an output.
 local NULL_BODY = "null"
 
+local function is_json(headers)
+  return (headers["content-type"] or ""):find("json", 1, true) ~= nil
+end
+
 local function is_null_answer(headers, body)
-  return body == NULL_BODY and (headers["content-type"] or ""):find("json", 1, true) ~= nil
+  return body == NULL_BODY and is_json(headers)
 end
 
 local function no_result(status, headers)
@@ -423,7 +427,7 @@ local function output_guard(deliver, hold_null)
   end
   -- After a 2xx body: true when it was Dify's null; else what was held is delivered.
   function guard.finish(headers)
-    if held == NULL_BODY and is_null_answer(headers, held) then return true end
+    if is_null_answer(headers, held) then return true end
     if held and held ~= "" then
       guard.delivered = true
       deliver(held)
@@ -551,7 +555,7 @@ function Client:_send(route, fields, level, template)
     local was_null
     if guard then
       was_null = guard.finish(headers)
-    elseif (headers["content-type"] or ""):find("json", 1, true) then
+    elseif is_json(headers) then
       local file = io.open(req.output, "rb")
       was_null = is_null_answer(headers, file and file:read(#NULL_BODY + 1))
       if file then file:close() end
